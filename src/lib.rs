@@ -1,0 +1,20 @@
+//! Embargo: a delayed-publication transparency log for AI models.
+//!
+//! The pure core (no I/O): [`note`] (keys, signed notes), [`checkpoint`], [`tlog`] (Merkle
+//! tree, tiles, proofs), [`proof`] (tlog-proof bundles), [`dsse`] (envelopes), [`entry`]
+//! (leaves and statements). At the edges: [`store`] (durable tile files), [`index`] (sled),
+//! [`log`] (recovery and reads), [`sequencer`] (batched appends), [`server`] (HTTP) and
+//! [`client`] (HTTP client used by the CLI).
+
+pub mod checkpoint;
+pub mod client;
+pub mod dsse;
+pub mod entry;
+pub mod index;
+pub mod log;
+pub mod note;
+pub mod proof;
+pub mod sequencer;
+pub mod server;
+pub mod store;
+pub mod tlog;

@@ -1,0 +1,282 @@
+//! The sequencer: pools submissions and appends them in batches.
+//!
+//! One thread owns the right edge of the tree. Every `interval` it takes what the pool holds
+//! (up to [`MAX_BATCH`]), assigns indexes and one `logged_at` time, writes the new tiles and
+//! bundles, signs and writes one checkpoint, and only then answers the submitters: a
+//! submission is acknowledged once it is durable and covered by a signed checkpoint. Many
+//! clients thus share one round of fsyncs and one signature.
+//!
+//! If storage fails mid-batch, every submitter in the batch gets an error and the writer
+//! reloads its state from the last checkpoint on disk, exactly as after a crash.
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::{encode_leaf, format_logged_at};
+use crate::log::{Log, LogError, Recovered, Snapshot, MAX_BATCH};
+use crate::store::FileWrite;
+use crate::tlog::{self, encode_bundle, MemoryTiles, RightEdge, TileId, TileKind, TILE_WIDTH};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Submissions waiting for the next batch, at most.
+pub const MAX_POOL: usize = 65_536;
+
+/// One envelope to append.
+pub struct Submission {
+    /// The envelope in canonical JSON.
+    pub envelope_json: Arc<str>,
+    pub dedup_key: [u8; 32],
+}
+
+/// The answer to a submission.
+#[derive(Clone)]
+pub struct Sequenced {
+    pub index: u64,
+    /// Whether an identical envelope was already logged (at `index`).
+    pub duplicate: bool,
+    /// The published state that covers the entry.
+    pub snapshot: Arc<Snapshot>,
+}
+
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum SubmitError {
+    #[error(
+        "the log is busy: {MAX_POOL} submissions are waiting to be sequenced; retry in a second"
+    )]
+    PoolFull,
+    #[error("the log is shutting down; retry against its restarted instance")]
+    Stopped,
+    #[error("the log could not store this batch ({0}); nothing was appended; retry")]
+    Storage(String),
+}
+
+type Reply = oneshot::Sender<Result<Sequenced, SubmitError>>;
+
+/// The handle submitters use.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: SyncSender<(Submission, Reply)>,
+}
+
+impl Sequencer {
+    /// Starts the sequencing thread for `log`, continuing from `recovered`.
+    pub fn start(log: Arc<Log>, recovered: Recovered, interval: Duration) -> Sequencer {
+        let (tx, rx) = mpsc::sync_channel(MAX_POOL);
+        let writer = Writer {
+            log,
+            edge: recovered.edge,
+            bundle: recovered.bundle,
+            last_logged_at: String::new(),
+        };
+        std::thread::Builder::new()
+            .name("embargo-sequencer".into())
+            .spawn(move || writer.run(rx, interval))
+            .expect("spawning the sequencer thread");
+        Sequencer { tx }
+    }
+
+    /// Queues a submission and waits until it is sequenced and durable.
+    pub async fn submit(&self, submission: Submission) -> Result<Sequenced, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send((submission, reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(SubmitError::PoolFull),
+            Err(TrySendError::Disconnected(_)) => return Err(SubmitError::Stopped),
+        }
+        answer.await.unwrap_or(Err(SubmitError::Stopped))
+    }
+}
+
+struct Writer {
+    log: Arc<Log>,
+    edge: RightEdge,
+    /// Entries of the partial entry bundle at the current size.
+    bundle: Vec<Vec<u8>>,
+    last_logged_at: String,
+}
+
+/// What a batch will write, before it is durable.
+struct Staged {
+    files: Vec<FileWrite>,
+    recent: MemoryTiles,
+    new_keys: Vec<([u8; 32], u64)>,
+    /// For every submission, in order: its index and whether it duplicated an earlier entry.
+    placements: Vec<(u64, bool)>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<(Submission, Reply)>, interval: Duration) {
+        let mut last_batch = Instant::now() - interval;
+        // Wait for the first submission, then for the rest of the interval, then drain.
+        while let Ok(first) = rx.recv() {
+            let due = last_batch + interval;
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            last_batch = Instant::now();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            self.sequence(batch);
+        }
+        let _ = self.log.index.flush();
+    }
+
+    fn sequence(&mut self, batch: Vec<(Submission, Reply)>) {
+        let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let before = (self.edge.clone(), self.bundle.clone());
+        let result = self
+            .stage(&submissions)
+            .and_then(|staged| self.commit(staged));
+        match result {
+            Ok((snapshot, placements)) => {
+                for (reply, (index, duplicate)) in replies.into_iter().zip(placements) {
+                    let _ = reply.send(Ok(Sequenced {
+                        index,
+                        duplicate,
+                        snapshot: snapshot.clone(),
+                    }));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "batch failed; nothing acknowledged");
+                (self.edge, self.bundle) = before;
+                // Files the failed batch may have written past the checkpoint must not linger.
+                let max_tiles = (MAX_BATCH as u64) / TILE_WIDTH + 2;
+                if let Err(e) = self
+                    .log
+                    .store
+                    .discard_uncommitted(self.edge.size(), max_tiles)
+                {
+                    tracing::error!(error = %e, "cleaning up after the failed batch failed");
+                }
+                let err = SubmitError::Storage(e.to_string());
+                for reply in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    /// The `logged_at` for a batch: the wall clock, never earlier than the previous batch's.
+    fn next_logged_at(&mut self) -> String {
+        let now = format_logged_at(Utc::now());
+        if now > self.last_logged_at {
+            self.last_logged_at = now;
+        }
+        self.last_logged_at.clone()
+    }
+
+    /// Assigns indexes and builds every file the batch writes (nothing touches disk).
+    fn stage(&mut self, submissions: &[Submission]) -> Result<Staged, LogError> {
+        use rayon::prelude::*;
+        let start = self.edge.size();
+        let logged_at = self.next_logged_at();
+        let mut in_batch: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut placements = Vec::with_capacity(submissions.len());
+        let mut leaves: Vec<String> = Vec::new();
+        let mut new_keys = Vec::new();
+        for s in submissions {
+            if let Some(&i) = in_batch.get(&s.dedup_key) {
+                placements.push((i, true));
+            } else if let Some(i) = self.log.index.lookup(&s.dedup_key, start)? {
+                placements.push((i, true));
+            } else {
+                let i = start + leaves.len() as u64;
+                in_batch.insert(s.dedup_key, i);
+                new_keys.push((s.dedup_key, i));
+                placements.push((i, false));
+                leaves.push(encode_leaf(&logged_at, &s.envelope_json));
+            }
+        }
+        let hashes: Vec<tlog::Hash> = leaves
+            .par_iter()
+            .map(|l| tlog::record_hash(l.as_bytes()))
+            .collect();
+
+        let mut completed = Vec::new();
+        let mut files = Vec::new();
+        for (leaf, hash) in leaves.into_iter().zip(hashes) {
+            let bundle_index = self.edge.size() / TILE_WIDTH;
+            self.edge.append(hash, &mut completed);
+            self.bundle.push(leaf.into_bytes());
+            if self.bundle.len() as u64 == TILE_WIDTH {
+                files.push(bundle_file(bundle_index, &self.bundle));
+                self.bundle.clear();
+            }
+        }
+        if !self.bundle.is_empty() {
+            files.push(bundle_file(self.edge.size() / TILE_WIDTH, &self.bundle));
+        }
+        let mut recent = MemoryTiles::default();
+        for t in completed.iter().chain(self.edge.partial_tiles().iter()) {
+            recent.insert(t);
+            files.push(FileWrite {
+                path: t.id.path(),
+                data: t.data.clone(),
+            });
+        }
+        Ok(Staged {
+            files,
+            recent,
+            new_keys,
+            placements,
+        })
+    }
+
+    /// Makes a staged batch durable, signs and publishes the checkpoint.
+    fn commit(&mut self, staged: Staged) -> Result<(Arc<Snapshot>, Vec<(u64, bool)>), LogError> {
+        let store = &self.log.store;
+        if staged.new_keys.is_empty() {
+            // Only duplicates: nothing to write, the current checkpoint covers them.
+            return Ok((self.log.snapshot(), staged.placements));
+        }
+        store
+            .write_files(&staged.files)
+            .map_err(|e| LogError::io(store.root(), e))?;
+        let checkpoint = Checkpoint {
+            origin: self.log.origin().to_owned(),
+            size: self.edge.size(),
+            root: self.edge.root(),
+        }
+        .sign(&self.log.key)
+        .map_err(|e| LogError::Sign(e.to_string()))?;
+        store
+            .write_checkpoint(&checkpoint.text)
+            .map_err(|e| LogError::io(store.root(), e))?;
+        // Durable from here on: a failure below must not un-acknowledge the batch.
+        if let Err(e) =
+            self.log
+                .index
+                .record(&staged.new_keys, checkpoint.size(), Some(&checkpoint.text))
+        {
+            tracing::error!(error = %e, "index update failed; it will be rebuilt on restart");
+        }
+        let snapshot = Arc::new(Snapshot {
+            checkpoint,
+            recent: staged.recent,
+        });
+        self.log.publish(snapshot.clone());
+        Ok((snapshot, staged.placements))
+    }
+}
+
+fn bundle_file(index: u64, entries: &[Vec<u8>]) -> FileWrite {
+    let id = TileId {
+        kind: TileKind::Entries,
+        index,
+        width: entries.len() as u16,
+    };
+    FileWrite {
+        path: id.path(),
+        data: encode_bundle(entries.iter().map(Vec::as_slice)),
+    }
+}

@@ -1,0 +1,390 @@
+//! The HTTP edge: the C2SP read API (checkpoint, tiles, entry bundles), the submission API and
+//! the proof API, on axum. Every refusal is a 4xx with a JSON body
+//! `{"error": "<code>", "message": "<what was wrong and what to do>"}`.
+//!
+//! This module translates between HTTP and [`crate::log`]/[`crate::sequencer`]; it holds no
+//! log state of its own.
+
+use crate::dsse::{DsseError, Envelope};
+use crate::entry::{leaf_len, Statement, MAX_ENTRY_SIZE};
+use crate::log::{dedup_key, Log, LogError};
+use crate::note::PublicKey;
+use crate::sequencer::{Sequencer, Submission, SubmitError};
+use crate::tlog::{self, TileId};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::prelude::{Engine, BASE64_STANDARD};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Largest request body accepted by `POST /v1/entries` (the leaf limit plus room for
+/// whitespace the log strips when it canonicalizes the envelope).
+pub const MAX_REQUEST_BODY: usize = MAX_ENTRY_SIZE + 4096;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const CHECKPOINT_CACHE: &str = "public, max-age=2";
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub log: Arc<Log>,
+    pub sequencer: Sequencer,
+    /// Keys allowed to submit, by their `<name>+<id>` reference.
+    pub writers: HashMap<String, PublicKey>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .route(
+            "/v1/entries",
+            post(submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
+        )
+        .route("/v1/entries/{index}", get(entry))
+        .route("/v1/proof/inclusion", get(inclusion_proof))
+        .route("/v1/proof/consistency", get(consistency_proof))
+        .route("/v1/log", get(log_info))
+        .with_state(state)
+}
+
+/// A refusal: an HTTP status, a stable error code and a message for a person.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> ApiError {
+        match e {
+            LogError::NoSuchEntry { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            LogError::NoSuchCheckpoint(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_such_checkpoint", e.to_string())
+            }
+            LogError::Proof(tlog::ProofError::SizesOutOfOrder { .. })
+            | LogError::Proof(tlog::ProofError::IndexOutOfRange { .. }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_range", e.to_string())
+            }
+            _ => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
+    }
+}
+
+fn text(
+    body: impl Into<axum::body::Body>,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let mut resp = Response::new(body.into());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp
+}
+
+async fn checkpoint(State(s): State<Arc<AppState>>) -> Response {
+    text(
+        s.log.checkpoint().text,
+        "text/plain; charset=utf-8",
+        CHECKPOINT_CACHE,
+    )
+}
+
+async fn tile(
+    State(s): State<Arc<AppState>>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let full = format!("tile/{path}");
+    let id = TileId::parse_path(&full).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "bad_tile_path",
+            format!("{full} is not a tile path: expected tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>] with N in 3-digit x-prefixed groups"),
+        )
+    })?;
+    let size = s.log.size();
+    if !tlog::tile_is_published(&id, size) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_tile",
+            format!("{full} does not exist in the tree of size {size}"),
+        ));
+    }
+    let log = s.log.clone();
+    let data = tokio::task::spawn_blocking(move || log.store().read(&id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_such_tile",
+                    format!(
+                        "{full} is not kept (no checkpoint was made at the size it belongs to)"
+                    ),
+                )
+            } else {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
+        })?;
+    Ok(text(data, "application/octet-stream", IMMUTABLE))
+}
+
+/// The answer to a submission.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct SubmitResponse {
+    pub index: u64,
+    /// True if the same envelope was logged before; `index` is the original entry.
+    pub duplicate: bool,
+    /// The exact leaf bytes the log stored (UTF-8 JSON).
+    pub entry: String,
+    /// A c2sp.org/tlog-proof@v1 for the entry.
+    pub tlog_proof: String,
+}
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// Checks an envelope and returns its canonical JSON. Nothing here touches the log.
+fn admit(s: &AppState, body: &[u8]) -> Result<String, ApiError> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        bad_request(
+            "bad_json",
+            format!("the body is not a DSSE envelope ({e}); send {{\"payloadType\", \"payload\", \"signatures\": [{{\"keyid\", \"sig\"}}]}}"),
+        )
+    })?;
+    let (payload, _signers) =
+        envelope
+            .verify(|keyid| s.writers.get(keyid))
+            .map_err(|e| match e {
+                DsseError::UnknownKey(_) => {
+                    ApiError::new(StatusCode::FORBIDDEN, "unknown_key", e.to_string())
+                }
+                DsseError::BadSignature(_) => {
+                    ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string())
+                }
+                DsseError::PayloadType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "bad_payload_type",
+                    e.to_string(),
+                ),
+                DsseError::PayloadBase64 | DsseError::SignatureEncoding(_) => {
+                    bad_request("bad_base64", e.to_string())
+                }
+                DsseError::NoSignatures | DsseError::TooManySignatures(_) => {
+                    bad_request("bad_signatures", e.to_string())
+                }
+            })?;
+    Statement::parse(&payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
+    let canonical = envelope.to_canonical_json();
+    let len = leaf_len(&canonical);
+    if len > MAX_ENTRY_SIZE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the entry would be {len} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes: put large data in a blob and log its digest"),
+        ));
+    }
+    Ok(canonical)
+}
+
+async fn submit(
+    State(s): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the request body is over {MAX_REQUEST_BODY} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes"),
+            )
+        } else {
+            bad_request("bad_body", e.body_text())
+        }
+    })?;
+    let canonical: Arc<str> = admit(&s, &body)?.into();
+    let key = dedup_key(&canonical);
+    if let Some(index) = s.log.find_duplicate(&key)? {
+        return duplicate_response(&s, index).await;
+    }
+    let sequenced = s
+        .sequencer
+        .submit(Submission {
+            envelope_json: canonical,
+            dedup_key: key,
+        })
+        .await?;
+    if sequenced.duplicate {
+        return duplicate_response(&s, sequenced.index).await;
+    }
+    let proof = s
+        .log
+        .inclusion_proof_in(&sequenced.snapshot, sequenced.index, None)?;
+    let entry = s.log.entry(sequenced.index)?;
+    let body = SubmitResponse {
+        index: sequenced.index,
+        duplicate: false,
+        entry: String::from_utf8_lossy(&entry).into_owned(),
+        tlog_proof: proof.to_text(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn duplicate_response(s: &AppState, index: u64) -> Result<Response, ApiError> {
+    let proof = s.log.inclusion_proof(index, None)?;
+    let entry = s.log.entry(index)?;
+    let body = SubmitResponse {
+        index,
+        duplicate: true,
+        entry: String::from_utf8_lossy(&entry).into_owned(),
+        tlog_proof: proof.to_text(),
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+fn parse_index(raw: &str, what: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| {
+        bad_request(
+            "bad_index",
+            format!("{what} must be a non-negative integer, got {raw:?}"),
+        )
+    })
+}
+
+async fn entry(
+    State(s): State<Arc<AppState>>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let index = parse_index(&index, "the entry index")?;
+    let data = s.log.entry(index)?;
+    Ok(text(data, "application/json", IMMUTABLE))
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: String,
+    size: Option<String>,
+}
+
+async fn inclusion_proof(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Response, ApiError> {
+    let index = parse_index(&q.index, "index")?;
+    let size = q
+        .size
+        .as_deref()
+        .map(|v| parse_index(v, "size"))
+        .transpose()?;
+    let proof = s.log.inclusion_proof(index, size)?;
+    Ok(text(
+        proof.to_text(),
+        "text/plain; charset=utf-8",
+        "no-store",
+    ))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    old: String,
+    new: String,
+}
+
+async fn consistency_proof(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Response, ApiError> {
+    let old = parse_index(&q.old, "old")?;
+    let new = parse_index(&q.new, "new")?;
+    let size = s.log.size();
+    if new > size {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the log has {size} entries; it cannot prove a tree of size {new} yet"),
+        ));
+    }
+    let proof = s.log.consistency_proof(old, new)?;
+    let mut out = String::with_capacity(proof.len() * 45);
+    for h in proof {
+        out.push_str(&BASE64_STANDARD.encode(h.0));
+        out.push('\n');
+    }
+    Ok(text(out, "text/plain; charset=utf-8", IMMUTABLE))
+}
+
+/// What a client needs to know to use the log.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct LogInfo {
+    pub origin: String,
+    pub vkey: String,
+    pub size: u64,
+    pub max_entry_size: usize,
+}
+
+async fn log_info(State(s): State<Arc<AppState>>) -> Json<LogInfo> {
+    Json(LogInfo {
+        origin: s.log.origin().to_owned(),
+        vkey: s.log.key().public().to_string(),
+        size: s.log.size(),
+        max_entry_size: MAX_ENTRY_SIZE,
+    })
+}
