@@ -32,6 +32,11 @@ impl Index {
         })
     }
 
+    /// The database, for the other derived views kept beside the dedup index.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// How many entries of the log the index covers.
     pub fn indexed_size(&self) -> Result<u64, IndexError> {
         Ok(self

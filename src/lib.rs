@@ -6,14 +6,19 @@
 //! [`log`] (recovery and reads), [`sequencer`] (batched appends), [`server`] (HTTP) and
 //! [`client`] (HTTP client used by the CLI).
 
+pub mod blobs;
 pub mod checkpoint;
 pub mod client;
+pub mod digest;
 pub mod dsse;
 pub mod entry;
 pub mod index;
 pub mod log;
+pub mod model_stream;
 pub mod note;
+pub mod predicate;
 pub mod proof;
+pub mod registry;
 pub mod sequencer;
 pub mod server;
 pub mod store;

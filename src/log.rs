@@ -6,7 +6,9 @@ use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::entry::Leaf;
 use crate::index::{Index, IndexError};
 use crate::note::KeyPair;
+use crate::predicate::{Kind, TypedStatement};
 use crate::proof::TlogProof;
+use crate::registry::{Effect, Policy, Registry};
 use crate::store::TileStore;
 use crate::tlog::{
     self, decode_bundle, Hash, MemoryTiles, ProofError, RightEdge, TileId, TileKind, TileSource,
@@ -93,6 +95,8 @@ pub struct Log {
     pub(crate) store: TileStore,
     pub(crate) index: Index,
     pub(crate) key: KeyPair,
+    pub registry: Registry,
+    blobs: crate::blobs::BlobStore,
     state: RwLock<Arc<Snapshot>>,
 }
 
@@ -104,7 +108,11 @@ pub struct Recovered {
 
 impl Log {
     /// Opens (or creates) the log in `dir`, recovering to its last signed checkpoint.
-    pub fn open(dir: &Path, key: KeyPair) -> Result<(Arc<Log>, Recovered), LogError> {
+    pub fn open(
+        dir: &Path,
+        key: KeyPair,
+        policy: Policy,
+    ) -> Result<(Arc<Log>, Recovered), LogError> {
         let store = TileStore::open(dir).map_err(|e| LogError::io(dir, e))?;
         let checkpoint = match store.read_checkpoint().map_err(|e| LogError::io(dir, e))? {
             Some(text) => SignedCheckpoint::verify(&text, key.public())
@@ -139,10 +147,16 @@ impl Log {
         let bundle = load_partial_bundle(&store, &edge, size)?;
 
         let index = Index::open(&dir.join("index"))?;
+        let registry = Registry::open(index.db(), policy).map_err(IndexError::from)?;
+        let blobs_dir = dir.join("blobs");
+        let blobs =
+            crate::blobs::BlobStore::open(&blobs_dir).map_err(|e| LogError::io(&blobs_dir, e))?;
         let log = Arc::new(Log {
             store,
             index,
             key,
+            registry,
+            blobs,
             state: RwLock::new(Arc::new(Snapshot {
                 checkpoint,
                 recent: MemoryTiles::default(),
@@ -173,6 +187,11 @@ impl Log {
                     let leaf = Leaf::parse(e).map_err(|err| {
                         LogError::Damaged(format!("entry {i} is not a valid leaf: {err}"))
                     })?;
+                    if let Some(effect) = effect_of_leaf(&leaf) {
+                        self.registry
+                            .apply(i, leaf.logged_at, &effect)
+                            .map_err(|e| LogError::Damaged(e.to_string()))?;
+                    }
                     Ok((dedup_key(&leaf.envelope.to_canonical_json()), i))
                 })
                 .collect::<Result<_, LogError>>()?;
@@ -206,6 +225,10 @@ impl Log {
 
     pub fn size(&self) -> u64 {
         self.snapshot().size()
+    }
+
+    pub fn blobs(&self) -> &crate::blobs::BlobStore {
+        &self.blobs
     }
 
     pub fn store(&self) -> &TileStore {
@@ -299,6 +322,18 @@ impl Log {
         };
         Ok(tlog::prove_consistency(&tiles, snapshot.size(), old, new)?)
     }
+}
+
+/// What a logged entry means for the registry, if it is one of the Embargo kinds.
+pub fn effect_of_leaf(leaf: &Leaf) -> Option<Effect> {
+    let payload = leaf.envelope.payload_bytes().ok()?;
+    let statement: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    let kind = Kind::from_predicate_type(statement["predicateType"].as_str()?)?;
+    let typed = TypedStatement::parse(kind, &statement).ok()?;
+    Some(Effect {
+        statement: typed,
+        signer: leaf.envelope.signatures.first()?.keyid.clone(),
+    })
 }
 
 /// Reads the partial entry bundle at `size` and checks it against the level-0 partial tile.

@@ -29,6 +29,8 @@ pub struct Submission {
     /// The envelope in canonical JSON.
     pub envelope_json: Arc<str>,
     pub dedup_key: [u8; 32],
+    /// What the entry changes in the registry once it is durable.
+    pub effect: Option<crate::registry::Effect>,
 }
 
 /// The answer to a submission.
@@ -69,7 +71,7 @@ impl Sequencer {
             log,
             edge: recovered.edge,
             bundle: recovered.bundle,
-            last_logged_at: String::new(),
+            last_logged_at: None,
         };
         std::thread::Builder::new()
             .name("embargo-sequencer".into())
@@ -95,7 +97,7 @@ struct Writer {
     edge: RightEdge,
     /// Entries of the partial entry bundle at the current size.
     bundle: Vec<Vec<u8>>,
-    last_logged_at: String,
+    last_logged_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// What a batch will write, before it is durable.
@@ -103,6 +105,9 @@ struct Staged {
     files: Vec<FileWrite>,
     recent: MemoryTiles,
     new_keys: Vec<([u8; 32], u64)>,
+    /// Registry effects of the new entries, with their indexes.
+    effects: Vec<(u64, crate::registry::Effect)>,
+    logged_at: chrono::DateTime<Utc>,
     /// For every submission, in order: its index and whether it duplicated an earlier entry.
     placements: Vec<(u64, bool)>,
 }
@@ -167,19 +172,22 @@ impl Writer {
     }
 
     /// The `logged_at` for a batch: the wall clock, never earlier than the previous batch's.
-    fn next_logged_at(&mut self) -> String {
-        let now = format_logged_at(Utc::now());
-        if now > self.last_logged_at {
-            self.last_logged_at = now;
+    fn next_logged_at(&mut self) -> chrono::DateTime<Utc> {
+        let now = Utc::now();
+        let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        if self.last_logged_at.is_none_or(|last| now > last) {
+            self.last_logged_at = Some(now);
         }
-        self.last_logged_at.clone()
+        self.last_logged_at.unwrap_or(now)
     }
 
     /// Assigns indexes and builds every file the batch writes (nothing touches disk).
     fn stage(&mut self, submissions: &[Submission]) -> Result<Staged, LogError> {
         use rayon::prelude::*;
         let start = self.edge.size();
-        let logged_at = self.next_logged_at();
+        let logged_at_time = self.next_logged_at();
+        let logged_at = format_logged_at(logged_at_time);
+        let mut effects = Vec::new();
         let mut in_batch: HashMap<[u8; 32], u64> = HashMap::new();
         let mut placements = Vec::with_capacity(submissions.len());
         let mut leaves: Vec<String> = Vec::new();
@@ -193,6 +201,9 @@ impl Writer {
                 let i = start + leaves.len() as u64;
                 in_batch.insert(s.dedup_key, i);
                 new_keys.push((s.dedup_key, i));
+                if let Some(e) = &s.effect {
+                    effects.push((i, e.clone()));
+                }
                 placements.push((i, false));
                 leaves.push(encode_leaf(&logged_at, &s.envelope_json));
             }
@@ -228,6 +239,8 @@ impl Writer {
             files,
             recent,
             new_keys,
+            effects,
+            logged_at: logged_at_time,
             placements,
         })
     }
@@ -252,7 +265,14 @@ impl Writer {
         store
             .write_checkpoint(&checkpoint.text)
             .map_err(|e| LogError::io(store.root(), e))?;
-        // Durable from here on: a failure below must not un-acknowledge the batch.
+        // Durable from here on: a failure below must not un-acknowledge the batch. The
+        // registry is updated before the index records the new size, so a crash in between
+        // re-applies (idempotently) on start-up.
+        for (index, effect) in &staged.effects {
+            if let Err(e) = self.log.registry.apply(*index, staged.logged_at, effect) {
+                tracing::error!(error = %e, index, "registry update failed; it will be rebuilt on restart");
+            }
+        }
         if let Err(e) =
             self.log
                 .index

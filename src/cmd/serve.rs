@@ -1,15 +1,17 @@
 use anyhow::Context;
 use embargo::log::Log;
 use embargo::note::{KeyPair, PublicKey};
+use embargo::registry::Policy;
 use embargo::sequencer::Sequencer;
 use embargo::server::{router, AppState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The log's data directory (tiles, entry bundles, checkpoint, index).
+    /// The log's data directory (tiles, entry bundles, checkpoint, index, blobs).
     #[arg(long)]
     data: PathBuf,
     /// The log's private key; its name is the log's origin.
@@ -20,10 +22,45 @@ pub struct Args {
     listen: String,
     /// How long submissions pool before they are sequenced together (e.g. 100ms, 1s).
     #[arg(long, default_value = "200ms", value_parser = super::parse_duration)]
-    interval: std::time::Duration,
-    /// A verifier key allowed to submit entries (repeatable).
+    interval: Duration,
+    /// A verifier key allowed to submit statements of other kinds than Embargo's (repeatable).
     #[arg(long = "allow-key", value_name = "VKEY")]
     allow_keys: Vec<PublicKey>,
+    /// Shortest embargo a commitment may ask for (reveal_at minus the log's clock).
+    #[arg(long, default_value = "1d", value_parser = super::parse_duration)]
+    min_embargo: Duration,
+    /// Longest embargo a commitment may ask for.
+    #[arg(long, default_value = "1830d", value_parser = super::parse_duration)]
+    max_embargo: Duration,
+    /// How long a commitment stays "due" after reveal_at before it is "overdue".
+    #[arg(long, default_value = "30d", value_parser = super::parse_duration)]
+    grace: Duration,
+    /// A file holding the operator token (otherwise EMBARGO_OPERATOR_TOKEN; without either
+    /// the operator API is disabled).
+    #[arg(long)]
+    operator_token_file: Option<PathBuf>,
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn operator_token(a: &Args) -> anyhow::Result<Option<String>> {
+    let token = match &a.operator_token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the operator token from {}", f.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => std::env::var("EMBARGO_OPERATOR_TOKEN").ok(),
+    };
+    match token {
+        Some(t) if t.len() < 16 => {
+            anyhow::bail!("the operator token must be at least 16 characters")
+        }
+        other => Ok(other),
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -34,9 +71,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if a.min_embargo > a.max_embargo {
+        anyhow::bail!("--min-embargo is longer than --max-embargo");
+    }
+    let policy = Policy {
+        min_embargo: chrono_duration(a.min_embargo),
+        max_embargo: chrono_duration(a.max_embargo),
+        grace: chrono_duration(a.grace),
+    };
+    let operator_token = operator_token(&a)?;
     let key = KeyPair::read_file(&a.key)?;
     let started = std::time::Instant::now();
-    let (log, recovered) = Log::open(&a.data, key)
+    let (log, recovered) = Log::open(&a.data, key, policy)
         .with_context(|| format!("cannot open the log in {}", a.data.display()))?;
     let sequencer = Sequencer::start(log.clone(), recovered, a.interval);
     let writers: HashMap<String, PublicKey> =
@@ -46,6 +92,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         log: log.clone(),
         sequencer,
         writers,
+        operator_token,
+        revealing: Default::default(),
+        admin: Default::default(),
     });
     super::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)

@@ -3,16 +3,24 @@
 //! `{"error": "<code>", "message": "<what was wrong and what to do>"}`.
 //!
 //! This module translates between HTTP and [`crate::log`]/[`crate::sequencer`]; it holds no
-//! log state of its own.
+//! log state of its own. Submissions are in [`submit`], the operator's API in [`parties`],
+//! commitments, reveals and model downloads in [`commitments`].
 
-use crate::dsse::{DsseError, Envelope};
-use crate::entry::{leaf_len, Statement, MAX_ENTRY_SIZE};
-use crate::log::{dedup_key, Log, LogError};
+mod commitments;
+mod parties;
+mod submit;
+
+pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
+pub use parties::{KeyChange, NewParty};
+use submit::bad_request;
+pub use submit::SubmitResponse;
+
+use crate::entry::MAX_ENTRY_SIZE;
+use crate::log::{Log, LogError};
 use crate::note::PublicKey;
-use crate::sequencer::{Sequencer, Submission, SubmitError};
+use crate::registry::AdmitError;
+use crate::sequencer::{Sequencer, SubmitError};
 use crate::tlog::{self, TileId};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,15 +35,21 @@ use std::sync::Arc;
 /// whitespace the log strips when it canonicalizes the envelope).
 pub const MAX_REQUEST_BODY: usize = MAX_ENTRY_SIZE + 4096;
 
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CHECKPOINT_CACHE: &str = "public, max-age=2";
 
 /// Everything the handlers share.
 pub struct AppState {
     pub log: Arc<Log>,
     pub sequencer: Sequencer,
-    /// Keys allowed to submit, by their `<name>+<id>` reference.
+    /// Keys allowed to submit statements of kinds other than Embargo's own, by `<name>+<id>`.
     pub writers: HashMap<String, PublicKey>,
+    /// The bearer token of the operator API; `None` disables it.
+    pub operator_token: Option<String>,
+    /// Commitments whose reveal upload is in progress (one at a time per commitment).
+    pub revealing: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Serializes operator changes, so two registrations of one name cannot race.
+    pub admin: tokio::sync::Mutex<()>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -44,12 +58,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tile/{*path}", get(tile))
         .route(
             "/v1/entries",
-            post(submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
+            post(submit::submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
         )
         .route("/v1/entries/{index}", get(entry))
         .route("/v1/proof/inclusion", get(inclusion_proof))
         .route("/v1/proof/consistency", get(consistency_proof))
         .route("/v1/log", get(log_info))
+        .route("/v1/admin/parties", post(parties::add))
+        .route("/v1/admin/parties/{name}/keys", post(parties::change_keys))
+        .route("/v1/parties", get(parties::list))
+        .route("/v1/parties/{name}", get(parties::show))
+        .route("/v1/commitments", get(commitments::list))
+        .route("/v1/commitments/{index}", get(commitments::show))
+        .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
+        .route("/v1/commitments/{index}/model", get(commitments::model))
         .with_state(state)
 }
 
@@ -68,7 +90,11 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -113,6 +139,30 @@ impl From<LogError> for ApiError {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
         }
+    }
+}
+
+impl From<AdmitError> for ApiError {
+    fn from(e: AdmitError) -> ApiError {
+        let (status, code) = match &e {
+            AdmitError::UnknownKey(_) => (StatusCode::FORBIDDEN, "unknown_key"),
+            AdmitError::RevokedKey { .. } => (StatusCode::FORBIDDEN, "revoked_key"),
+            AdmitError::LogOnly { .. } => (StatusCode::FORBIDDEN, "log_only"),
+            AdmitError::WrongParty { .. } => (StatusCode::FORBIDDEN, "wrong_party"),
+            AdmitError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
+            AdmitError::EmbargoPolicy { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "embargo_policy")
+            }
+            AdmitError::NoSuchCommitment(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "no_such_commitment")
+            }
+            AdmitError::NotYourCommitment { .. } => (StatusCode::FORBIDDEN, "not_your_commitment"),
+            AdmitError::AlreadySuperseded(..) => (StatusCode::CONFLICT, "already_superseded"),
+            AdmitError::NotRevealed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_revealed"),
+            AdmitError::DigestMismatch(..) => (StatusCode::UNPROCESSABLE_ENTITY, "digest_mismatch"),
+            AdmitError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 
@@ -186,121 +236,7 @@ async fn tile(
     Ok(text(data, "application/octet-stream", IMMUTABLE))
 }
 
-/// The answer to a submission.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct SubmitResponse {
-    pub index: u64,
-    /// True if the same envelope was logged before; `index` is the original entry.
-    pub duplicate: bool,
-    /// The exact leaf bytes the log stored (UTF-8 JSON).
-    pub entry: String,
-    /// A c2sp.org/tlog-proof@v1 for the entry.
-    pub tlog_proof: String,
-}
-
-fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
-/// Checks an envelope and returns its canonical JSON. Nothing here touches the log.
-fn admit(s: &AppState, body: &[u8]) -> Result<String, ApiError> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
-        bad_request(
-            "bad_json",
-            format!("the body is not a DSSE envelope ({e}); send {{\"payloadType\", \"payload\", \"signatures\": [{{\"keyid\", \"sig\"}}]}}"),
-        )
-    })?;
-    let (payload, _signers) =
-        envelope
-            .verify(|keyid| s.writers.get(keyid))
-            .map_err(|e| match e {
-                DsseError::UnknownKey(_) => {
-                    ApiError::new(StatusCode::FORBIDDEN, "unknown_key", e.to_string())
-                }
-                DsseError::BadSignature(_) => {
-                    ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string())
-                }
-                DsseError::PayloadType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "bad_payload_type",
-                    e.to_string(),
-                ),
-                DsseError::PayloadBase64 | DsseError::SignatureEncoding(_) => {
-                    bad_request("bad_base64", e.to_string())
-                }
-                DsseError::NoSignatures | DsseError::TooManySignatures(_) => {
-                    bad_request("bad_signatures", e.to_string())
-                }
-            })?;
-    Statement::parse(&payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
-    let canonical = envelope.to_canonical_json();
-    let len = leaf_len(&canonical);
-    if len > MAX_ENTRY_SIZE {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the entry would be {len} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes: put large data in a blob and log its digest"),
-        ));
-    }
-    Ok(canonical)
-}
-
-async fn submit(
-    State(s): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the request body is over {MAX_REQUEST_BODY} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes"),
-            )
-        } else {
-            bad_request("bad_body", e.body_text())
-        }
-    })?;
-    let canonical: Arc<str> = admit(&s, &body)?.into();
-    let key = dedup_key(&canonical);
-    if let Some(index) = s.log.find_duplicate(&key)? {
-        return duplicate_response(&s, index).await;
-    }
-    let sequenced = s
-        .sequencer
-        .submit(Submission {
-            envelope_json: canonical,
-            dedup_key: key,
-        })
-        .await?;
-    if sequenced.duplicate {
-        return duplicate_response(&s, sequenced.index).await;
-    }
-    let proof = s
-        .log
-        .inclusion_proof_in(&sequenced.snapshot, sequenced.index, None)?;
-    let entry = s.log.entry(sequenced.index)?;
-    let body = SubmitResponse {
-        index: sequenced.index,
-        duplicate: false,
-        entry: String::from_utf8_lossy(&entry).into_owned(),
-        tlog_proof: proof.to_text(),
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-async fn duplicate_response(s: &AppState, index: u64) -> Result<Response, ApiError> {
-    let proof = s.log.inclusion_proof(index, None)?;
-    let entry = s.log.entry(index)?;
-    let body = SubmitResponse {
-        index,
-        duplicate: true,
-        entry: String::from_utf8_lossy(&entry).into_owned(),
-        tlog_proof: proof.to_text(),
-    };
-    Ok((StatusCode::OK, Json(body)).into_response())
-}
-
-fn parse_index(raw: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn parse_index(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| {
         bad_request(
             "bad_index",

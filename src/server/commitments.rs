@@ -1,0 +1,336 @@
+//! Commitments: listing and status, the reveal upload, and the revealed model's download.
+//!
+//! A reveal streams the model through the hasher into a temporary blob; the blob is kept, and
+//! a reveal entry signed by the log appended, only if the bytes hash to the committed digest.
+
+use super::submit::{append_as_log, bad_request};
+use super::{parse_index, ApiError, AppState, IMMUTABLE};
+use crate::blobs::BlobStore;
+use crate::model_stream::{self, Header, StreamError};
+use crate::predicate::{statement, Kind, Reveal, RevealedBy};
+use crate::registry::{reveal_request_message, Commitment, Status};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use base64::prelude::{Engine, BASE64_STANDARD};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use std::io::{BufReader, Read, Write};
+use std::sync::Arc;
+
+/// The header carrying a platform's signature over [`reveal_request_message`].
+pub const SIGNATURE_HEADER: &str = "embargo-signature";
+
+/// A commitment with its status at the time of the answer.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct CommitmentView {
+    #[serde(flatten)]
+    pub commitment: Commitment,
+    pub status: Status,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct CommitmentList {
+    /// The log's clock when it answered (statuses are relative to it).
+    pub now: DateTime<Utc>,
+    pub commitments: Vec<CommitmentView>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    platform: Option<String>,
+    status: Option<String>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Most commitments one listing returns.
+pub const MAX_LIST: usize = 1000;
+
+pub(crate) async fn list(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<CommitmentList>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<Status>)
+        .transpose()
+        .map_err(|e| bad_request("bad_status", e))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_LIST);
+    let now = Utc::now();
+    let found = s
+        .log
+        .registry
+        .commitments(q.platform.as_deref(), status, q.after, limit, now)?;
+    Ok(Json(CommitmentList {
+        now,
+        commitments: found
+            .into_iter()
+            .map(|c| CommitmentView {
+                status: c.status(now),
+                commitment: c,
+            })
+            .collect(),
+    }))
+}
+
+fn find(s: &AppState, raw: &str) -> Result<Commitment, ApiError> {
+    let index = parse_index(raw, "the commitment index")?;
+    s.log.registry.commitment(index)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_commitment",
+            format!("there is no model commitment at entry {index}"),
+        )
+    })
+}
+
+pub(crate) async fn show(
+    State(s): State<Arc<AppState>>,
+    Path(index): Path<String>,
+) -> Result<Json<CommitmentView>, ApiError> {
+    let c = find(&s, &index)?;
+    Ok(Json(CommitmentView {
+        status: c.status(Utc::now()),
+        commitment: c,
+    }))
+}
+
+/// Marks a commitment as being revealed; released on drop.
+struct RevealGuard<'a> {
+    s: &'a AppState,
+    index: u64,
+}
+
+impl<'a> RevealGuard<'a> {
+    fn acquire(s: &'a AppState, index: u64) -> Result<Self, ApiError> {
+        if !s.revealing.lock().unwrap().insert(index) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "reveal_in_progress",
+                format!("another reveal of commitment {index} is in progress; wait for it"),
+            ));
+        }
+        Ok(RevealGuard { s, index })
+    }
+}
+
+impl Drop for RevealGuard<'_> {
+    fn drop(&mut self) {
+        self.s.revealing.lock().unwrap().remove(&self.index);
+    }
+}
+
+/// The committing platform's key that signed this reveal request, if the request is signed.
+fn reveal_signer(
+    s: &AppState,
+    c: &Commitment,
+    headers: &HeaderMap,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get(SIGNATURE_HEADER) else {
+        return Ok(None);
+    };
+    let bad = |why: String| ApiError::new(StatusCode::FORBIDDEN, "bad_reveal_signature", why);
+    let raw = raw
+        .to_str()
+        .map_err(|_| bad("the Embargo-Signature header is not ASCII".into()))?;
+    let (keyid, sig) = raw.split_once(' ').ok_or_else(|| {
+        bad("the Embargo-Signature header must be `<keyid> <base64 signature>`".into())
+    })?;
+    let (party, key) = s.log.registry.key(keyid)?;
+    if party != c.platform {
+        return Err(bad(format!(
+            "key {keyid} belongs to {party}, not to {}, which made commitment {}",
+            c.platform, c.index
+        )));
+    }
+    let sig = BASE64_STANDARD
+        .decode(sig)
+        .map_err(|_| bad("the signature is not base64".into()))?;
+    let msg = reveal_request_message(s.log.origin(), c.index, &c.model_digest);
+    if !key.verify(&msg, &sig) {
+        return Err(bad(format!(
+            "the signature by {keyid} does not verify over this reveal request"
+        )));
+    }
+    Ok(Some(keyid.to_owned()))
+}
+
+fn stream_error(e: StreamError, c: &Commitment) -> ApiError {
+    match e {
+        StreamError::Truncated { received, .. } => bad_request(
+            "too_small",
+            format!("the upload ended after {received} bytes; commitment {} is for {} bytes: nothing was stored", c.index, c.model.total_size),
+        ),
+        StreamError::TrailingBytes => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the upload carries more than the committed {} bytes: nothing was stored", c.model.total_size),
+        ),
+        StreamError::Io(e) => bad_request("upload_failed", format!("reading the upload failed ({e}): nothing was stored; retry")),
+        other => bad_request("bad_stream", format!("{other}: send the model with `embargo reveal`")),
+    }
+}
+
+/// Receives a model stream into a blob, checking it against the commitment.
+fn receive(reader: impl Read, c: &Commitment, blobs: &BlobStore) -> Result<(), ApiError> {
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    let header = Header::read_from(&mut r).map_err(|e| stream_error(e, c))?;
+    let declared = header.total_size();
+    if declared > c.model.total_size {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the upload is {declared} bytes but commitment {} is for {} bytes: refusing a larger model", c.index, c.model.total_size),
+        ));
+    }
+    if declared < c.model.total_size || header.files.len() as u64 != c.model.file_count {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_small",
+            format!(
+                "the upload is {declared} bytes in {} files but commitment {} is for {} bytes in {} files: this is not the committed model",
+                header.files.len(),
+                c.index,
+                c.model.total_size,
+                c.model.file_count
+            ),
+        ));
+    }
+    let internal = |e: std::io::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("storing the upload failed: {e}"),
+        )
+    };
+    let mut blob = blobs.create_temp().map_err(internal)?;
+    blob.write_all(&header.encode()).map_err(internal)?;
+    let manifest = model_stream::read_body(&header, &mut r, |_, bytes| blob.write_all(bytes))
+        .map_err(|e| stream_error(e, c))?;
+    let got = manifest.digest().to_hex();
+    if got != c.model_digest {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "digest_mismatch",
+            format!("the uploaded model's digest is {got}, but commitment {} is for {}: these are not the committed bytes; nothing was stored", c.index, c.model_digest),
+        ));
+    }
+    blob.commit("sha3-256", &c.model_digest).map_err(internal)?;
+    Ok(())
+}
+
+pub(crate) async fn reveal(
+    State(s): State<Arc<AppState>>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let c = find(&s, &index)?;
+    if let Some(r) = c.reveal.as_ref().filter(|r| r.matches_commitment) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_revealed",
+            format!(
+                "commitment {} was already revealed at entry {}",
+                c.index, r.index
+            ),
+        ));
+    }
+    let _guard = RevealGuard::acquire(&s, c.index)?;
+    let signer = reveal_signer(&s, &c, &headers)?;
+    let now = Utc::now();
+    if now < c.reveal_at && signer.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "sealed",
+            format!(
+                "commitment {} is sealed until {}; before then only {} may reveal it, with a signed request (embargo reveal --key)",
+                c.index,
+                c.reveal_at.to_rfc3339(),
+                c.platform
+            ),
+        ));
+    }
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+        body.into_data_stream().map_err(std::io::Error::other),
+    ));
+    let log = s.log.clone();
+    let commitment = c.clone();
+    tokio::task::spawn_blocking(move || receive(reader, &commitment, log.blobs()))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    let predicate = Reveal {
+        commitment: c.index,
+        revealed_by: if signer.is_some() {
+            RevealedBy::Platform
+        } else {
+            RevealedBy::Anyone
+        },
+        revealer: signer,
+        on_time: Utc::now() < c.overdue_at,
+        location: format!("v1/commitments/{}/model", c.index),
+        total_size: c.model.total_size,
+        matches_commitment: Some(true),
+    };
+    let st = statement(
+        Kind::Reveal,
+        &c.model.name,
+        "sha3-256",
+        &c.model_digest,
+        &predicate,
+    );
+    append_as_log(&s, Kind::Reveal, st).await
+}
+
+pub(crate) async fn model(
+    State(s): State<Arc<AppState>>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = find(&s, &index)?;
+    if !c.reveal.as_ref().is_some_and(|r| r.matches_commitment) {
+        let now = Utc::now();
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_revealed",
+            format!(
+                "commitment {} is {:?} (reveal_at {}): its model has not been revealed",
+                c.index,
+                c.status(now),
+                c.reveal_at.to_rfc3339()
+            )
+            .to_lowercase(),
+        ));
+    }
+    let path = s.log.blobs().path("sha3-256", &c.model_digest);
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the revealed model's blob is unreadable: {e}"),
+        )
+    })?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let mut resp = Response::new(Body::from_stream(
+        tokio_util::io::ReaderStream::with_capacity(file, 1 << 20),
+    ));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(model_stream::CONTENT_TYPE),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if let Ok(v) = HeaderValue::from_str(&c.model_digest) {
+        h.insert("embargo-model-digest", v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,237 @@
+//! `POST /v1/entries`: admission of signed statements, and the path the log's own entries
+//! (registrations, reveals) take into the sequencer.
+
+use super::{ApiError, AppState};
+use crate::dsse::{DsseError, Envelope};
+use crate::entry::{leaf_len, Statement, MAX_ENTRY_SIZE};
+use crate::log::dedup_key;
+use crate::note::PublicKey;
+use crate::predicate::{Kind, TypedStatement};
+use crate::registry::Effect;
+use crate::sequencer::Submission;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The answer to a submission.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct SubmitResponse {
+    pub index: u64,
+    /// True if the same envelope was logged before; `index` is the original entry.
+    pub duplicate: bool,
+    /// The exact leaf bytes the log stored (UTF-8 JSON).
+    pub entry: String,
+    /// A c2sp.org/tlog-proof@v1 for the entry.
+    pub tlog_proof: String,
+}
+
+pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn dsse_error(e: DsseError) -> ApiError {
+    match e {
+        DsseError::UnknownKey(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, "unknown_key", e.to_string())
+        }
+        DsseError::BadSignature(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string())
+        }
+        DsseError::PayloadType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_payload_type",
+            e.to_string(),
+        ),
+        DsseError::PayloadBase64 | DsseError::SignatureEncoding(_) => {
+            bad_request("bad_base64", e.to_string())
+        }
+        DsseError::NoSignatures | DsseError::TooManySignatures(_) => {
+            bad_request("bad_signatures", e.to_string())
+        }
+    }
+}
+
+/// An admitted submission: the canonical envelope and what it does to the registry.
+struct Admitted {
+    canonical: String,
+    effect: Option<Effect>,
+}
+
+/// Checks an envelope against the log's rules. Nothing here touches the log.
+fn admit(s: &AppState, body: &[u8]) -> Result<Admitted, ApiError> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        bad_request(
+            "bad_json",
+            format!("the body is not a DSSE envelope ({e}); send {{\"payloadType\", \"payload\", \"signatures\": [{{\"keyid\", \"sig\"}}]}}"),
+        )
+    })?;
+    let payload = envelope.payload_bytes().map_err(dsse_error)?;
+    let statement =
+        Statement::parse(&payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
+    let effect = match Kind::from_predicate_type(&statement.predicate_type) {
+        Some(kind) => Some(admit_typed(s, &envelope, &payload, kind)?),
+        None => {
+            envelope
+                .verify(|keyid| s.writers.get(keyid))
+                .map_err(dsse_error)?;
+            None
+        }
+    };
+    let canonical = envelope.to_canonical_json();
+    let len = leaf_len(&canonical);
+    if len > MAX_ENTRY_SIZE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the entry would be {len} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes: put large data in a blob and log its digest"),
+        ));
+    }
+    Ok(Admitted { canonical, effect })
+}
+
+/// Admission of the Embargo kinds: one signature, by a current key of the party the statement
+/// speaks for, valid against the kind's schema and the registry's rules.
+fn admit_typed(
+    s: &AppState,
+    envelope: &Envelope,
+    payload: &[u8],
+    kind: Kind,
+) -> Result<Effect, ApiError> {
+    if matches!(kind, Kind::Registration | Kind::Reveal) {
+        // The registry explains who writes these; no signature can make them acceptable.
+        let how = if kind == Kind::Registration {
+            "through the operator API, POST /v1/admin/parties"
+        } else {
+            "when the model's bytes are uploaded to POST /v1/commitments/<index>/reveal"
+        };
+        return Err(crate::registry::AdmitError::LogOnly {
+            kind: if kind == Kind::Registration {
+                "registration"
+            } else {
+                "reveal"
+            },
+            how,
+        }
+        .into());
+    }
+    if envelope.signatures.len() != 1 {
+        return Err(bad_request(
+            "bad_signatures",
+            format!(
+                "{} entries carry exactly one signature, by the party they speak for",
+                kind.predicate_type()
+            ),
+        ));
+    }
+    let keyid = envelope.signatures[0].keyid.clone();
+    let (_, key) = s.log.registry.key(&keyid)?;
+    let keys: HashMap<String, PublicKey> = [(keyid.clone(), key)].into();
+    envelope.verify(|id| keys.get(id)).map_err(dsse_error)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
+    let typed = TypedStatement::parse(kind, &json)
+        .map_err(|e| bad_request("bad_statement", e.to_string()))?;
+    s.log.registry.admit(&typed, &keyid, chrono::Utc::now())?;
+    Ok(Effect {
+        statement: typed,
+        signer: keyid,
+    })
+}
+
+pub(crate) async fn submit(
+    State(s): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "the request body is over {} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes",
+                    super::MAX_REQUEST_BODY
+                ),
+            )
+        } else {
+            bad_request("bad_body", e.body_text())
+        }
+    })?;
+    let admitted = admit(&s, &body)?;
+    append(&s, admitted.canonical, admitted.effect).await
+}
+
+/// Signs `statement` with the log's own key and appends it (registrations, reveals).
+pub(crate) async fn append_as_log(
+    s: &AppState,
+    kind: Kind,
+    statement: serde_json::Value,
+) -> Result<Response, ApiError> {
+    let typed = TypedStatement::parse(kind, &statement).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the log built an invalid statement: {e}"),
+        )
+    })?;
+    let payload = serde_json::to_vec(&statement).expect("statements serialize");
+    let envelope = Envelope::sign(&payload, s.log.key());
+    let effect = Effect {
+        statement: typed,
+        signer: s.log.key().public().key_ref(),
+    };
+    append(s, envelope.to_canonical_json(), Some(effect)).await
+}
+
+/// Deduplicates, sequences and answers with the entry and its proof.
+async fn append(
+    s: &AppState,
+    canonical: String,
+    effect: Option<Effect>,
+) -> Result<Response, ApiError> {
+    let canonical: Arc<str> = canonical.into();
+    let key = dedup_key(&canonical);
+    if let Some(index) = s.log.find_duplicate(&key)? {
+        return answer(s, index, true, None).await;
+    }
+    let sequenced = s
+        .sequencer
+        .submit(Submission {
+            envelope_json: canonical,
+            dedup_key: key,
+            effect,
+        })
+        .await?;
+    let snapshot = (!sequenced.duplicate).then_some(sequenced.snapshot);
+    answer(s, sequenced.index, sequenced.duplicate, snapshot).await
+}
+
+async fn answer(
+    s: &AppState,
+    index: u64,
+    duplicate: bool,
+    snapshot: Option<Arc<crate::log::Snapshot>>,
+) -> Result<Response, ApiError> {
+    let proof = match &snapshot {
+        Some(snap) => s.log.inclusion_proof_in(snap, index, None)?,
+        None => s.log.inclusion_proof(index, None)?,
+    };
+    let entry = s.log.entry(index)?;
+    let body = SubmitResponse {
+        index,
+        duplicate,
+        entry: String::from_utf8_lossy(&entry).into_owned(),
+        tlog_proof: proof.to_text(),
+    };
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(body)).into_response())
+}
