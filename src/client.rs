@@ -3,7 +3,9 @@
 //! [`crate::tlog`].
 
 use crate::dsse::Envelope;
-use crate::server::{ErrorBody, LogInfo, SubmitResponse};
+use crate::server::{
+    CommitmentList, CommitmentView, ErrorBody, KeyChange, LogInfo, NewParty, SubmitResponse,
+};
 use crate::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
@@ -147,4 +149,141 @@ impl Client {
             })
             .collect()
     }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<T, ClientError> {
+        resp.json()
+            .await
+            .map_err(|e| ClientError::BadAnswer(e.to_string()))
+    }
+
+    /// Registers a party (operator API).
+    pub async fn add_party(
+        &self,
+        token: &str,
+        party: &NewParty,
+    ) -> Result<SubmitResponse, ClientError> {
+        let url = self.url("v1/admin/parties");
+        let resp = self
+            .send(self.http.post(&url).bearer_auth(token).json(party), &url)
+            .await?;
+        self.json(resp).await
+    }
+
+    /// Adds or revokes a party's keys (operator API).
+    pub async fn change_keys(
+        &self,
+        token: &str,
+        name: &str,
+        change: &KeyChange,
+    ) -> Result<SubmitResponse, ClientError> {
+        let url = self.url(&format!("v1/admin/parties/{name}/keys"));
+        let resp = self
+            .send(self.http.post(&url).bearer_auth(token).json(change), &url)
+            .await?;
+        self.json(resp).await
+    }
+
+    pub async fn parties(&self) -> Result<Vec<crate::registry::Party>, ClientError> {
+        let url = self.url("v1/parties");
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
+    pub async fn commitment(&self, index: u64) -> Result<CommitmentView, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}"));
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
+    /// Lists commitments; `query` is e.g. `platform=p&status=due`.
+    pub async fn commitments(&self, query: &str) -> Result<CommitmentList, ClientError> {
+        let url = self.url(&format!("v1/commitments?{query}"));
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
+    /// Uploads a model stream to reveal commitment `index`, optionally signed by the platform
+    /// (`signature` = `<keyid> <base64 sig>`).
+    pub async fn reveal(
+        &self,
+        index: u64,
+        body: reqwest::Body,
+        signature: Option<String>,
+    ) -> Result<SubmitResponse, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/reveal"));
+        let mut req = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(24 * 3600))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                crate::model_stream::CONTENT_TYPE,
+            )
+            .body(body);
+        if let Some(sig) = signature {
+            req = req.header(crate::server::SIGNATURE_HEADER, sig);
+        }
+        let resp = self.send(req, &url).await?;
+        self.json(resp).await
+    }
+
+    /// Starts downloading the revealed model of commitment `index` (a model stream).
+    pub async fn model(&self, index: u64) -> Result<reqwest::Response, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/model"));
+        self.send(
+            self.http.get(&url).timeout(Duration::from_secs(24 * 3600)),
+            &url,
+        )
+        .await
+    }
+}
+
+/// A request body that streams a model from disk without holding it in memory: a blocking
+/// thread writes the model stream into a small bounded channel.
+pub fn model_upload_body(
+    model: std::path::PathBuf,
+    manifest: crate::digest::Manifest,
+) -> reqwest::Body {
+    use std::io::Write;
+    struct ChannelWriter {
+        tx: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+        buf: Vec<u8>,
+    }
+    impl Write for ChannelWriter {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= 1 << 20 {
+                self.flush()?;
+            }
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            if !self.buf.is_empty() {
+                let chunk = std::mem::take(&mut self.buf);
+                self.tx
+                    .blocking_send(Ok(chunk))
+                    .map_err(|_| std::io::Error::other("the upload was cancelled"))?;
+            }
+            Ok(())
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(1 << 20),
+        };
+        let result =
+            crate::model_stream::write_stream(&model, &manifest, &mut w).and_then(|()| w.flush());
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    reqwest::Body::wrap_stream(stream)
 }

@@ -26,6 +26,26 @@ enum Command {
     Submit(cmd::submit::Args),
     /// Check a saved proof offline, or the consistency of two checkpoints.
     Verify(cmd::verify::Args),
+    /// Print a model's SHA3-256 digest (a file or a directory).
+    Digest(cmd::digest::Args),
+    /// Commit to a model: log its digest with a reveal date.
+    Commit(cmd::commit::Args),
+    /// Show commitments and where they are: sealed, due, revealed, overdue.
+    Status(cmd::status::Args),
+    /// Upload a committed model so the log checks and publishes it.
+    Reveal(cmd::reveal::Args),
+    /// Download a revealed model and verify it against the log.
+    Fetch(cmd::fetch::Args),
+    /// Register platforms and manage their keys (operator).
+    Platform {
+        #[command(subcommand)]
+        command: cmd::party::Command,
+    },
+    /// Register auditors and manage their keys (operator).
+    Auditor {
+        #[command(subcommand)]
+        command: cmd::party::Command,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,6 +55,17 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Submit(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::submit::run(a))),
         Command::Verify(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::verify::run(a))),
+        Command::Digest(a) => cmd::digest::run(a),
+        Command::Commit(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::commit::run(a))),
+        Command::Status(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::status::run(a))),
+        Command::Reveal(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::reveal::run(a))),
+        Command::Fetch(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::fetch::run(a))),
+        Command::Platform { command } => cmd::runtime().and_then(|rt| {
+            rt.block_on(cmd::party::run(embargo::predicate::Role::Platform, command))
+        }),
+        Command::Auditor { command } => cmd::runtime().and_then(|rt| {
+            rt.block_on(cmd::party::run(embargo::predicate::Role::Auditor, command))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,77 @@
 //! Subcommands of the `embargo` binary. Each parses its flags, calls the library and prints
 //! a short report; errors carry what went wrong and what to do.
 
+pub mod commit;
+pub mod digest;
+pub mod fetch;
 pub mod keygen;
+pub mod party;
+pub mod reveal;
 pub mod serve;
+pub mod status;
 pub mod submit;
 pub mod verify;
 
 use anyhow::{bail, Context};
+use embargo::checkpoint::SignedCheckpoint;
+use embargo::client::Client;
+use embargo::dsse::Envelope;
+use embargo::note::PublicKey;
+use embargo::proof::TlogProof;
+use embargo::server::SubmitResponse;
+use std::path::Path;
 use std::time::Duration;
+
+/// The log's verifier key: the pinned one, or (trust on first use) the one the log announces.
+pub async fn log_key(client: &Client, pinned: Option<PublicKey>) -> anyhow::Result<PublicKey> {
+    if let Some(k) = pinned {
+        return Ok(k);
+    }
+    let info = client.info().await?;
+    eprintln!(
+        "note: trusting the key the log announces, {} (pass --vkey to pin it)",
+        info.vkey
+    );
+    Ok(info.vkey.parse()?)
+}
+
+/// Checks a submission answer's proof against the log's key and saves the proof (and the
+/// entry, beside it with extension `.entry.json`).
+pub fn check_and_save(
+    answer: &SubmitResponse,
+    log_key: &PublicKey,
+    out: &Path,
+) -> anyhow::Result<SignedCheckpoint> {
+    let proof = TlogProof::parse(&answer.tlog_proof)?;
+    let cp = proof
+        .verify(log_key, answer.entry.as_bytes())
+        .context("the log's proof does not verify: do not rely on this entry")?;
+    if proof.index != answer.index {
+        bail!(
+            "the log answered index {} but its proof is for {}",
+            answer.index,
+            proof.index
+        );
+    }
+    let entry_out = out.with_extension("entry.json");
+    std::fs::write(out, proof.to_text())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(&entry_out, &answer.entry)
+        .with_context(|| format!("cannot write {}", entry_out.display()))?;
+    Ok(cp)
+}
+
+/// Submits an envelope, verifies the proof and saves it.
+pub async fn submit_envelope(
+    client: &Client,
+    envelope: &Envelope,
+    log_key: &PublicKey,
+    out: &Path,
+) -> anyhow::Result<(SubmitResponse, SignedCheckpoint)> {
+    let answer = client.submit(envelope).await?;
+    let cp = check_and_save(&answer, log_key, out)?;
+    Ok((answer, cp))
+}
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

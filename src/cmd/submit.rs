@@ -3,7 +3,6 @@ use embargo::client::Client;
 use embargo::dsse::Envelope;
 use embargo::entry::Statement;
 use embargo::note::{KeyPair, PublicKey};
-use embargo::proof::TlogProof;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -56,39 +55,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let envelope = Envelope::sign(&payload, &key);
 
     let client = Client::new(&a.log);
-    let log_key = match a.vkey {
-        Some(k) => k,
-        None => {
-            let info = client.info().await?;
-            eprintln!(
-                "note: trusting the log's announced key {} (pass --vkey to pin it)",
-                info.vkey
-            );
-            info.vkey.parse()?
-        }
-    };
-    let answer = client.submit(&envelope).await?;
-    let proof = TlogProof::parse(&answer.tlog_proof)?;
-    let cp = proof
-        .verify(&log_key, answer.entry.as_bytes())
-        .context("the log's proof does not verify: do not rely on this submission")?;
-    if proof.index != answer.index {
-        bail!(
-            "the log answered index {} but its proof is for {}",
-            answer.index,
-            proof.index
-        );
-    }
+    let log_key = super::log_key(&client, a.vkey).await?;
     let out = a
         .out
         .unwrap_or_else(|| a.statement.with_extension("tlog-proof"));
-    let entry_out = out.with_extension("entry.json");
-    std::fs::write(&out, proof.to_text())
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    std::fs::write(&entry_out, &answer.entry)
-        .with_context(|| format!("cannot write {}", entry_out.display()))?;
+    let (answer, cp) = super::submit_envelope(&client, &envelope, &log_key, &out).await?;
     eprintln!(
-        "{} entry {} in {} (tree size {}); proof saved to {}, entry to {}",
+        "{} entry {} in {} (tree size {}); proof saved to {}",
         if answer.duplicate {
             "already logged as"
         } else {
@@ -98,7 +71,6 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         cp.checkpoint.origin,
         cp.size(),
         out.display(),
-        entry_out.display()
     );
     println!("{}", answer.index);
     Ok(())

@@ -1,0 +1,282 @@
+//! `embargo fetch`: download a revealed model and check everything a user can check offline:
+//! the digest, the inclusion of the commitment and the reveal in a checkpoint signed by the
+//! log's key, and that checkpoint's consistency with the last one this client saw.
+
+use anyhow::{bail, ensure, Context};
+use embargo::checkpoint::SignedCheckpoint;
+use embargo::client::Client;
+use embargo::digest::Manifest;
+use embargo::entry::Leaf;
+use embargo::model_stream::{read_body, Header};
+use embargo::note::PublicKey;
+use embargo::predicate::{Kind, Predicate, TypedStatement};
+use embargo::proof::TlogProof;
+use embargo::tlog;
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The commitment's entry index.
+    index: u64,
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The log's verifier key: everything is checked against it.
+    #[arg(long)]
+    vkey: PublicKey,
+    /// Where to put the model (must not exist, or be empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// Where this client remembers the last checkpoint it saw of each log (default:
+    /// $EMBARGO_STATE, else ~/.local/state/embargo/state.json).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+/// What a client remembers between runs: the latest checkpoint seen per log origin.
+#[derive(Serialize, Deserialize, Default)]
+pub struct ClientState {
+    pub checkpoints: BTreeMap<String, String>,
+}
+
+impl ClientState {
+    pub fn default_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("EMBARGO_STATE") {
+            return p.into();
+        }
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("embargo/state.json")
+    }
+
+    pub fn load(path: &Path) -> anyhow::Result<ClientState> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .with_context(|| format!("{} is not an Embargo client state file", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ClientState::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Checks that `new` extends the checkpoint this client saw before (if any).
+pub async fn check_consistency(
+    client: &Client,
+    vkey: &PublicKey,
+    previous: &str,
+    new: &SignedCheckpoint,
+) -> anyhow::Result<()> {
+    let old = SignedCheckpoint::verify(previous, vkey)
+        .context("the remembered checkpoint does not verify with --vkey")?;
+    let (o, n) = (old.size(), new.size());
+    if o > n {
+        bail!("the log now shows a tree of {n} entries, but this client saw {o} before: the log rolled back or is showing you a different view; keep both checkpoints as evidence");
+    }
+    if o == 0 {
+        return Ok(());
+    }
+    let proof = if o == n {
+        Vec::new()
+    } else {
+        client.consistency_proof(o, n).await?
+    };
+    tlog::verify_consistency(&proof, o, old.root(), n, new.root()).context(
+        "the log's checkpoint is NOT consistent with the one this client saw before: the log rewrote history or shows different users different trees",
+    )?;
+    Ok(())
+}
+
+/// Fetches entry `index`, checks its inclusion in `cp`, and returns the parsed leaf.
+async fn included_entry(
+    client: &Client,
+    vkey: &PublicKey,
+    cp: &SignedCheckpoint,
+    index: u64,
+) -> anyhow::Result<Leaf> {
+    let leaf = client.entry(index).await?;
+    let proof = TlogProof::parse(&client.inclusion_proof(index, Some(cp.size())).await?)?;
+    ensure!(
+        proof.index == index,
+        "the log sent a proof for entry {} instead of {index}",
+        proof.index
+    );
+    let proof_cp = proof
+        .verify(vkey, &leaf)
+        .with_context(|| format!("entry {index} is not proven to be in the log"))?;
+    ensure!(
+        proof_cp.root() == cp.root() && proof_cp.size() == cp.size(),
+        "the proof for entry {index} is against a different checkpoint than the log's current one"
+    );
+    Leaf::parse(&leaf).with_context(|| format!("entry {index} is not an Embargo leaf"))
+}
+
+fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> {
+    let payload = leaf.envelope.payload_bytes()?;
+    let json: serde_json::Value = serde_json::from_slice(&payload)?;
+    ensure!(
+        json["predicateType"] == kind.predicate_type(),
+        "entry {index} is not a {} entry",
+        kind.predicate_type()
+    );
+    Ok(TypedStatement::parse(kind, &json)?)
+}
+
+/// Writes the files of a model stream under `dir` and returns what they hash to.
+fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    let header = Header::read_from(&mut r)?;
+    let mut current: Option<(String, BufWriter<std::fs::File>)> = None;
+    let manifest = read_body(&header, &mut r, |path, bytes| {
+        if current.as_ref().is_none_or(|(p, _)| p != path) {
+            let dest = dir.join(path);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            current = Some((
+                path.to_owned(),
+                BufWriter::new(std::fs::File::create_new(&dest)?),
+            ));
+        }
+        let (_, w) = current.as_mut().expect("just opened");
+        if bytes.is_empty() {
+            w.flush()?;
+            current = None;
+        } else {
+            w.write_all(bytes)?;
+        }
+        Ok(())
+    })?;
+    Ok(manifest)
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    if a.out.exists()
+        && std::fs::read_dir(&a.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} exists and is not an empty directory: choose another --out",
+            a.out.display()
+        );
+    }
+    let client = Client::new(&a.log);
+    let cp = SignedCheckpoint::verify(&client.checkpoint().await?, &a.vkey)
+        .context("the log's checkpoint is not signed by --vkey")?;
+    let state_path = a.state.clone().unwrap_or_else(ClientState::default_path);
+    let mut state = ClientState::load(&state_path)?;
+    if let Some(previous) = state.checkpoints.get(&cp.checkpoint.origin) {
+        check_consistency(&client, &a.vkey, previous, &cp).await?;
+    }
+
+    let commitment_leaf = included_entry(&client, &a.vkey, &cp, a.index).await?;
+    let commitment = typed(&commitment_leaf, Kind::ModelCommitment, a.index)?;
+    let Predicate::ModelCommitment(c) = &commitment.predicate else {
+        unreachable!("parsed as a commitment")
+    };
+
+    let view = client.commitment(a.index).await?;
+    let reveal_index = view
+        .commitment
+        .reveal
+        .as_ref()
+        .map(|r| r.index)
+        .with_context(|| {
+            format!(
+                "commitment {} is {}: its model has not been revealed",
+                a.index,
+                format!("{:?}", view.status).to_lowercase()
+            )
+        })?;
+    let reveal_leaf = included_entry(&client, &a.vkey, &cp, reveal_index).await?;
+    reveal_leaf
+        .envelope
+        .verify(|id| (id == a.vkey.key_ref()).then_some(&a.vkey))
+        .context("the reveal entry is not signed by the log")?;
+    let reveal = typed(&reveal_leaf, Kind::Reveal, reveal_index)?;
+    let Predicate::Reveal(r) = &reveal.predicate else {
+        unreachable!("parsed as a reveal")
+    };
+    ensure!(
+        r.commitment == a.index && reveal.subject_digest == commitment.subject_digest,
+        "reveal entry {reveal_index} is not about commitment {}",
+        a.index
+    );
+    ensure!(
+        r.matches_commitment != Some(false),
+        "the log recorded that this commitment's revealed bytes do NOT match it"
+    );
+
+    let name = a
+        .out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("model");
+    let partial = a.out.with_file_name(format!(".{name}.embargo-partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    std::fs::create_dir_all(&partial)?;
+    let resp = client.model(a.index).await?;
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+        resp.bytes_stream().map_err(std::io::Error::other),
+    ));
+    let dir = partial.clone();
+    let unpacked = tokio::task::spawn_blocking(move || unpack(reader, &dir)).await?;
+    let manifest = match unpacked {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e.context("the download failed; nothing was kept"));
+        }
+    };
+    let got = manifest.digest().to_hex();
+    if got != commitment.subject_digest || manifest.total_size() != c.model.total_size {
+        let _ = std::fs::remove_dir_all(&partial);
+        bail!("the downloaded model hashes to {got}, but commitment {} is for {}: the log served other bytes; nothing was kept", a.index, commitment.subject_digest);
+    }
+    if a.out.exists() {
+        std::fs::remove_dir(&a.out)?;
+    }
+    std::fs::rename(&partial, &a.out)
+        .with_context(|| format!("cannot move the model into {}", a.out.display()))?;
+    state
+        .checkpoints
+        .insert(cp.checkpoint.origin.clone(), cp.text.clone());
+    state.save(&state_path)?;
+
+    println!(
+        "OK: {} {} by {} (sha3-256:{got}, {} bytes in {} files) is in {}",
+        c.model.name,
+        c.model.version,
+        c.platform,
+        manifest.total_size(),
+        manifest.file_count(),
+        a.out.display()
+    );
+    println!(
+        "    committed at entry {} ({}), revealed at entry {}{}, both in checkpoint {} of {}",
+        a.index,
+        commitment_leaf.logged_at.to_rfc3339(),
+        reveal_index,
+        if r.on_time { "" } else { " (late)" },
+        cp.size(),
+        cp.checkpoint.origin
+    );
+    Ok(())
+}

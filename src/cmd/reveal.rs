@@ -1,0 +1,81 @@
+use anyhow::{bail, Context};
+use base64::prelude::{Engine, BASE64_STANDARD};
+use embargo::client::{model_upload_body, Client};
+use embargo::note::{KeyPair, PublicKey};
+use embargo::registry::reveal_request_message;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model: the same file or directory that was committed.
+    path: PathBuf,
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The commitment's entry index.
+    #[arg(long)]
+    commitment: u64,
+    /// The committing platform's key (needed to reveal before reveal_at).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// The log's verifier key (otherwise trusted on first use).
+    #[arg(long)]
+    vkey: Option<PublicKey>,
+    /// Where to save the reveal entry's proof (default: reveal-<INDEX>.tlog-proof).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let client = Client::new(&a.log);
+    let view = client.commitment(a.commitment).await?;
+    let c = view.commitment;
+    let path = a.path.clone();
+    let manifest =
+        tokio::task::spawn_blocking(move || super::digest::digest_with_progress(&path)).await??;
+    let digest = manifest.digest().to_hex();
+    if digest != c.model_digest {
+        bail!(
+            "{} hashes to {digest}, but commitment {} is for {}: this is not the committed model",
+            a.path.display(),
+            c.index,
+            c.model_digest
+        );
+    }
+    let log_key = super::log_key(&client, a.vkey).await?;
+    let signature = match &a.key {
+        Some(k) => {
+            let key = KeyPair::read_file(k)?;
+            let sig = key.sign(&reveal_request_message(
+                log_key.name(),
+                c.index,
+                &c.model_digest,
+            ));
+            Some(format!(
+                "{} {}",
+                key.public().key_ref(),
+                BASE64_STANDARD.encode(sig)
+            ))
+        }
+        None => None,
+    };
+    let body = model_upload_body(a.path.clone(), manifest.clone());
+    let answer = client
+        .reveal(c.index, body, signature)
+        .await
+        .with_context(|| format!("the log refused the reveal of commitment {}", c.index))?;
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("reveal-{}.tlog-proof", c.index)));
+    let cp = super::check_and_save(&answer, &log_key, &out)?;
+    eprintln!(
+        "revealed commitment {} ({} bytes, sha3-256:{digest}) as entry {} of {}; proof saved to {}",
+        c.index,
+        manifest.total_size(),
+        answer.index,
+        cp.checkpoint.origin,
+        out.display()
+    );
+    println!("{}", answer.index);
+    Ok(())
+}

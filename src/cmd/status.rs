@@ -1,0 +1,68 @@
+use embargo::client::Client;
+use embargo::server::CommitmentView;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// One commitment's entry index (otherwise: list).
+    index: Option<u64>,
+    /// Only this platform's commitments.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Only commitments in this state: sealed, due, revealed or overdue.
+    #[arg(long)]
+    status: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn line(c: &CommitmentView) -> String {
+    let m = &c.commitment;
+    let extra = match &m.reveal {
+        Some(r) => format!(
+            "revealed at entry {} by {:?}{}",
+            r.index,
+            r.revealed_by,
+            if r.on_time { "" } else { " (late)" }
+        )
+        .to_lowercase(),
+        None => format!("reveal_at {}", m.reveal_at.to_rfc3339()),
+    };
+    format!(
+        "{:>8}  {:<9} {:<20} {}@{}  {}",
+        m.index,
+        format!("{:?}", c.status).to_lowercase(),
+        m.platform,
+        m.model.name,
+        m.model.version,
+        extra
+    )
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    let client = Client::new(&a.log);
+    let views = match a.index {
+        Some(i) => vec![client.commitment(i).await?],
+        None => {
+            let mut q = Vec::new();
+            if let Some(p) = &a.platform {
+                q.push(format!("platform={p}"));
+            }
+            if let Some(s) = &a.status {
+                q.push(format!("status={s}"));
+            }
+            client.commitments(&q.join("&")).await?.commitments
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+    } else {
+        for v in &views {
+            println!("{}", line(v));
+        }
+    }
+    Ok(())
+}
