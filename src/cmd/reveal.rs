@@ -30,6 +30,19 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let client = Client::new(&a.log);
     let view = client.commitment(a.commitment).await?;
     let c = view.commitment;
+    // Refuse early what the log would refuse: it answers before reading the upload, which a
+    // streaming client may only see as a broken connection.
+    if let Some(r) = &c.reveal {
+        bail!("commitment {} was already revealed at entry {}", c.index, r.index);
+    }
+    if view.status == embargo::registry::Status::Sealed && a.key.is_none() {
+        bail!(
+            "commitment {} is sealed until {}; before then only {} may reveal it: pass its --key",
+            c.index,
+            c.reveal_at.to_rfc3339(),
+            c.platform
+        );
+    }
     let path = a.path.clone();
     let manifest =
         tokio::task::spawn_blocking(move || super::digest::digest_with_progress(&path)).await??;
