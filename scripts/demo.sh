@@ -54,8 +54,7 @@ show "$bin" digest model
 step "commit to it, sealed for 10 seconds"
 commitment=$(show "$bin" commit model --log "$url" --key platform.key --name feed-ranker --version 2026.11 \
   --reveal-after 10s --purpose "home feed ranking" --vkey "$log_vkey" | tail -n 1)
-show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.tlog-proof.entry.json feed-ranker-2026.11.tlog-proof 2>/dev/null \
-  || show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.entry.json feed-ranker-2026.11.tlog-proof
+show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.entry.json feed-ranker-2026.11.tlog-proof
 
 step "while sealed, nobody but the platform can reveal it, and nobody can fetch it"
 show "$bin" reveal model --log "$url" --commitment "$commitment" --vkey "$log_vkey" || true
