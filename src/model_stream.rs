@@ -52,8 +52,12 @@ impl Header {
         }
     }
 
+    /// The sum of the declared sizes (saturating: a header whose sizes overflow declares more
+    /// than any model can be).
     pub fn total_size(&self) -> u64 {
-        self.files.iter().map(|(_, s)| s).sum()
+        self.files
+            .iter()
+            .fold(0u64, |total, (_, s)| total.saturating_add(*s))
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -41,6 +41,8 @@ pub struct Sequenced {
     pub duplicate: bool,
     /// The published state that covers the entry.
     pub snapshot: Arc<Snapshot>,
+    /// The batch's `logged_at` (the entry's, unless it is a duplicate).
+    pub logged_at: Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -142,12 +144,14 @@ impl Writer {
             .stage(&submissions)
             .and_then(|staged| self.commit(staged));
         match result {
-            Ok((snapshot, placements)) => {
+            Ok((snapshot, placements, logged_at)) => {
+                let logged_at: Arc<str> = logged_at.into();
                 for (reply, (index, duplicate)) in replies.into_iter().zip(placements) {
                     let _ = reply.send(Ok(Sequenced {
                         index,
                         duplicate,
                         snapshot: snapshot.clone(),
+                        logged_at: logged_at.clone(),
                     }));
                 }
             }
@@ -246,11 +250,15 @@ impl Writer {
     }
 
     /// Makes a staged batch durable, signs and publishes the checkpoint.
-    fn commit(&mut self, staged: Staged) -> Result<(Arc<Snapshot>, Vec<(u64, bool)>), LogError> {
+    fn commit(
+        &mut self,
+        staged: Staged,
+    ) -> Result<(Arc<Snapshot>, Vec<(u64, bool)>, String), LogError> {
+        let logged_at = format_logged_at(staged.logged_at);
         let store = &self.log.store;
         if staged.new_keys.is_empty() {
             // Only duplicates: nothing to write, the current checkpoint covers them.
-            return Ok((self.log.snapshot(), staged.placements));
+            return Ok((self.log.snapshot(), staged.placements, logged_at));
         }
         store
             .write_files(&staged.files)
@@ -285,7 +293,7 @@ impl Writer {
             recent: staged.recent,
         });
         self.log.publish(snapshot.clone());
-        Ok((snapshot, staged.placements))
+        Ok((snapshot, staged.placements, logged_at))
     }
 }
 

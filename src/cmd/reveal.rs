@@ -33,7 +33,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     // Refuse early what the log would refuse: it answers before reading the upload, which a
     // streaming client may only see as a broken connection.
     if let Some(r) = &c.reveal {
-        bail!("commitment {} was already revealed at entry {}", c.index, r.index);
+        bail!(
+            "commitment {} was already revealed at entry {}",
+            c.index,
+            r.index
+        );
     }
     if view.status == embargo::registry::Status::Sealed && a.key.is_none() {
         bail!(

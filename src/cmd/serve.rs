@@ -114,10 +114,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         eprintln!("embargo: vkey {}", log.key().public());
         axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the HTTP server failed")
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Stopping is always safe: acknowledged entries are already
+/// durable, and anything unacknowledged is simply not logged.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("embargo: shutting down");
 }

@@ -4,8 +4,8 @@
 use super::submit::{append_as_log, bad_request};
 use super::{ApiError, AppState};
 use crate::note::PublicKey;
-use crate::predicate::{party_digest, statement, Kind, Registration, Role};
-use crate::registry::Party;
+use crate::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
+use crate::registry::{AdmitError, Party};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -72,11 +72,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
     serde_json::from_slice(body).map_err(|e| bad_request("bad_json", format!("{what}: {e}")))
 }
 
-/// Refuses keys that already belong to another party.
+/// Refuses keys that already belong to another party, and keys revoked from any party.
 fn check_keys_free(s: &AppState, party: &str, keys: &[PublicKey]) -> Result<(), ApiError> {
     for k in keys {
-        if let Ok((owner, _)) = s.log.registry.key(&k.key_ref()) {
-            if owner != party {
+        match s.log.registry.key(&k.key_ref()) {
+            Ok((owner, _)) if owner != party => {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "key_in_use",
@@ -86,6 +86,21 @@ fn check_keys_free(s: &AppState, party: &str, keys: &[PublicKey]) -> Result<(), 
                     ),
                 ));
             }
+            Err(AdmitError::RevokedKey {
+                party: owner,
+                revoked_at,
+                ..
+            }) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "revoked_key",
+                    format!(
+                        "{} was revoked (from {owner}, at entry {revoked_at}) and cannot come back; generate a new key",
+                        k.key_ref()
+                    ),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -94,6 +109,14 @@ fn check_keys_free(s: &AppState, party: &str, keys: &[PublicKey]) -> Result<(), 
 async fn register(s: &AppState, reg: Registration) -> Result<Response, ApiError> {
     let digest = party_digest(&reg.name);
     let st = statement(Kind::Registration, &reg.name, "sha256", &digest, &reg);
+    // The operator's input must make a valid entry (name pattern, key count, text lengths):
+    // refuse it as the operator's mistake, before the log signs anything.
+    TypedStatement::parse(Kind::Registration, &st).map_err(|e| {
+        bad_request(
+            "bad_registration",
+            format!("this registration would not be a valid entry: {e}"),
+        )
+    })?;
     append_as_log(s, Kind::Registration, st).await
 }
 

@@ -3,7 +3,7 @@
 
 use super::{ApiError, AppState};
 use crate::dsse::{DsseError, Envelope};
-use crate::entry::{leaf_len, Statement, MAX_ENTRY_SIZE};
+use crate::entry::{encode_leaf, leaf_len, Statement, MAX_ENTRY_SIZE};
 use crate::log::dedup_key;
 use crate::note::PublicKey;
 use crate::predicate::{Kind, TypedStatement};
@@ -197,41 +197,41 @@ async fn append(
     let canonical: Arc<str> = canonical.into();
     let key = dedup_key(&canonical);
     if let Some(index) = s.log.find_duplicate(&key)? {
-        return answer(s, index, true, None).await;
+        return answer_duplicate(s, index);
     }
     let sequenced = s
         .sequencer
         .submit(Submission {
-            envelope_json: canonical,
+            envelope_json: canonical.clone(),
             dedup_key: key,
             effect,
         })
         .await?;
-    let snapshot = (!sequenced.duplicate).then_some(sequenced.snapshot);
-    answer(s, sequenced.index, sequenced.duplicate, snapshot).await
+    if sequenced.duplicate {
+        return answer_duplicate(s, sequenced.index);
+    }
+    // The new entry's proof comes from the tiles the batch just wrote, still in memory.
+    let proof = s
+        .log
+        .inclusion_proof_in(&sequenced.snapshot, sequenced.index, None)?;
+    let body = SubmitResponse {
+        index: sequenced.index,
+        duplicate: false,
+        entry: encode_leaf(&sequenced.logged_at, &canonical),
+        tlog_proof: proof.to_text(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn answer(
-    s: &AppState,
-    index: u64,
-    duplicate: bool,
-    snapshot: Option<Arc<crate::log::Snapshot>>,
-) -> Result<Response, ApiError> {
-    let proof = match &snapshot {
-        Some(snap) => s.log.inclusion_proof_in(snap, index, None)?,
-        None => s.log.inclusion_proof(index, None)?,
-    };
+/// Answers a duplicate with the original entry, read back from the log.
+fn answer_duplicate(s: &AppState, index: u64) -> Result<Response, ApiError> {
+    let proof = s.log.inclusion_proof(index, None)?;
     let entry = s.log.entry(index)?;
     let body = SubmitResponse {
         index,
-        duplicate,
+        duplicate: true,
         entry: String::from_utf8_lossy(&entry).into_owned(),
         tlog_proof: proof.to_text(),
     };
-    let status = if duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(body)).into_response())
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
