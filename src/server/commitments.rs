@@ -230,18 +230,25 @@ pub(crate) async fn reveal(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let c = find(&s, &index)?;
-    if let Some(r) = c.reveal.as_ref().filter(|r| r.matches_commitment) {
-        return Err(ApiError::new(
+    let already_revealed = |c: &Commitment| match c.reveal.as_ref().filter(|r| r.matches_commitment)
+    {
+        Some(r) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_revealed",
             format!(
                 "commitment {} was already revealed at entry {}",
                 c.index, r.index
             ),
-        ));
-    }
+        )),
+        None => Ok(()),
+    };
+    let c = find(&s, &index)?;
+    already_revealed(&c)?;
     let _guard = RevealGuard::acquire(&s, c.index)?;
+    // Read again under the guard: a reveal that finished after the first read (and released
+    // the guard) has been applied by now, and must not be followed by a second reveal entry.
+    let c = find(&s, &index)?;
+    already_revealed(&c)?;
     let signer = reveal_signer(&s, &c, &headers)?;
     let now = Utc::now();
     if now < c.reveal_at && signer.is_none() {
