@@ -250,10 +250,11 @@ impl TypedStatement {
             .take(3)
             .map(|e| {
                 let at = e.instance_path().to_string();
+                let message = shorten(&e.to_string(), 300);
                 if at.is_empty() {
-                    e.to_string()
+                    message
                 } else {
-                    format!("at {at}: {e}")
+                    format!("at {at}: {message}")
                 }
             })
             .collect();
@@ -323,6 +324,14 @@ impl TypedStatement {
             Predicate::Reveal(_) | Predicate::AuditReport(_) => {}
         }
         Ok(())
+    }
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut (schema messages quote whole values).
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
     }
 }
 

@@ -176,6 +176,38 @@ fn stream_error(e: StreamError, c: &Commitment) -> ApiError {
     }
 }
 
+/// An upload that sends nothing for this long is abandoned (and its temp blob removed), so a
+/// stalled client cannot hold a commitment's reveal lock.
+pub const UPLOAD_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ends a body stream with an error if no chunk arrives within [`UPLOAD_IDLE_TIMEOUT`].
+fn idle_timeout<S>(
+    stream: S,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>>
+where
+    S: futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin,
+{
+    futures_util::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(
+            UPLOAD_IDLE_TIMEOUT,
+            futures_util::StreamExt::next(&mut stream),
+        )
+        .await
+        {
+            Ok(Some(item)) => Some((item, Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data for {}s", UPLOAD_IDLE_TIMEOUT.as_secs()),
+                )),
+                None,
+            )),
+        }
+    })
+}
+
 /// Receives a model stream into a blob, checking it against the commitment.
 fn receive(reader: impl Read, c: &Commitment, blobs: &BlobStore) -> Result<(), ApiError> {
     let mut r = BufReader::with_capacity(1 << 20, reader);
@@ -263,9 +295,9 @@ pub(crate) async fn reveal(
             ),
         ));
     }
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
-        body.into_data_stream().map_err(std::io::Error::other),
-    ));
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(Box::pin(
+        idle_timeout(body.into_data_stream().map_err(std::io::Error::other)),
+    )));
     let log = s.log.clone();
     let commitment = c.clone();
     tokio::task::spawn_blocking(move || receive(reader, &commitment, log.blobs()))

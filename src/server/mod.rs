@@ -72,7 +72,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/commitments/{index}", get(commitments::show))
         .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
         .route("/v1/commitments/{index}/model", get(commitments::model))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "{} is not part of this log's API (see schema/openapi.yaml)",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on {} (see schema/openapi.yaml)",
+            uri.path()
+        ),
+    )
 }
 
 /// A refusal: an HTTP status, a stable error code and a message for a person.
