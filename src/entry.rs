@@ -9,8 +9,9 @@ use crate::dsse::Envelope;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The largest leaf the log stores: 64 KiB.
-pub const MAX_ENTRY_SIZE: usize = 64 * 1024;
+/// The largest leaf the log stores: 64 KiB less one byte, because entry bundles frame each
+/// entry with a big-endian u16 length.
+pub const MAX_ENTRY_SIZE: usize = u16::MAX as usize;
 
 /// The in-toto Statement type the payload must declare.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";

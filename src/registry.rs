@@ -78,6 +78,22 @@ pub enum Status {
     Overdue,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Sealed => "sealed",
+            Status::Due => "due",
+            Status::Revealed => "revealed",
+            Status::Overdue => "overdue",
+        })
+    }
+}
+
+/// A time as messages show it: RFC 3339, UTC, seconds, `Z`.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 impl std::str::FromStr for Status {
     type Err = String;
     fn from_str(s: &str) -> Result<Status, String> {
@@ -170,7 +186,7 @@ pub enum AdmitError {
         signer_party: String,
         claimed: String,
     },
-    #[error("{party} is registered as {actual}, but {kind} entries need a {needed}")]
+    #[error("{party} is registered as {actual}, but {kind} entries need the {needed} role")]
     WrongRole {
         party: String,
         actual: Role,
@@ -466,8 +482,8 @@ impl Registry {
         let embargo = reveal_at - now;
         if embargo < self.policy.min_embargo || embargo > self.policy.max_embargo {
             return Err(AdmitError::EmbargoPolicy {
-                reveal_at: reveal_at.to_rfc3339(),
-                now: now.to_rfc3339(),
+                reveal_at: rfc3339(reveal_at),
+                now: rfc3339(now),
                 embargo: human(embargo),
                 min: human(self.policy.min_embargo),
                 max: human(self.policy.max_embargo),

@@ -649,7 +649,7 @@ async fn auditor_committing_a_model_is_refused_as_wrong_role() {
         &[
             "auditor.example",
             "registered as auditor",
-            "need a platform",
+            "need the platform role",
         ],
     );
     s.assert_nothing_stored(&before, "auditor commitment").await;
@@ -830,7 +830,7 @@ async fn statement_whose_leaf_would_exceed_64_kib_is_refused_as_too_large() {
         s.post_entry(body).await,
         413,
         "too_large",
-        &[&format!("{leaf} bytes"), "at most 65536 bytes"],
+        &[&format!("{leaf} bytes"), "at most 65535 bytes"],
     );
     s.assert_nothing_stored(&before, "oversized leaf").await;
 
@@ -855,7 +855,7 @@ async fn request_body_over_the_limit_is_refused_as_too_large() {
         s.post_entry(body).await,
         413,
         "too_large",
-        &["request body is over", "at most 65536 bytes"],
+        &["request body is over", "at most 65535 bytes"],
     );
     s.assert_nothing_stored(&before, "oversized body").await;
 }

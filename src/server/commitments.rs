@@ -4,13 +4,13 @@
 //! a reveal entry signed by the log appended, only if the bytes hash to the committed digest.
 
 use super::submit::{append_as_log, bad_request};
-use super::{parse_index, ApiError, AppState, IMMUTABLE};
+use super::{parse_index, ApiError, AppState, JsonQuery, IMMUTABLE};
 use crate::blobs::BlobStore;
 use crate::model_stream::{self, Header, StreamError};
 use crate::predicate::{statement, Kind, Reveal, RevealedBy};
-use crate::registry::{reveal_request_message, Commitment, Status};
+use crate::registry::{reveal_request_message, rfc3339, Commitment, Status};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -52,7 +52,7 @@ pub const MAX_LIST: usize = 1000;
 
 pub(crate) async fn list(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<ListQuery>,
+    JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Json<CommitmentList>, ApiError> {
     let status = q
         .status
@@ -290,7 +290,7 @@ pub(crate) async fn reveal(
             format!(
                 "commitment {} is sealed until {}; before then only {} may reveal it, with a signed request (embargo reveal --key)",
                 c.index,
-                c.reveal_at.to_rfc3339(),
+                rfc3339(c.reveal_at),
                 c.platform
             ),
         ));
@@ -339,12 +339,11 @@ pub(crate) async fn model(
             StatusCode::NOT_FOUND,
             "not_revealed",
             format!(
-                "commitment {} is {:?} (reveal_at {}): its model has not been revealed",
+                "commitment {} is {} (reveal_at {}): its model has not been revealed",
                 c.index,
                 c.status(now),
-                c.reveal_at.to_rfc3339()
-            )
-            .to_lowercase(),
+                rfc3339(c.reveal_at)
+            ),
         ));
     }
     let path = s.log.blobs().path("sha3-256", &c.model_digest);

@@ -162,6 +162,13 @@ pub(crate) async fn submit(
             bad_request("bad_body", e.body_text())
         }
     })?;
+    // An envelope the log already holds is answered with its entry before any other check:
+    // it was admitted when it was first logged, and its deadlines or keys may have moved since.
+    if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
+        if let Some(index) = s.log.find_duplicate(&dedup_key(&envelope.to_canonical_json()))? {
+            return answer_duplicate(&s, index);
+        }
+    }
     let admitted = admit(&s, &body)?;
     append(&s, admitted.canonical, admitted.effect).await
 }
