@@ -99,6 +99,30 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
+/// Query parameters, refused with a JSON [`ApiError`] (axum's own rejection is plain text).
+pub(crate) struct JsonQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for JsonQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(JsonQuery(q)),
+            Err(e) => Err(bad_request(
+                "bad_query",
+                format!("{} (see schema/openapi.yaml for this endpoint's parameters)", e.body_text()),
+            )),
+        }
+    }
+}
+
 /// A refusal: an HTTP status, a stable error code and a message for a person.
 #[derive(Debug)]
 pub struct ApiError {
@@ -286,7 +310,7 @@ struct InclusionQuery {
 
 async fn inclusion_proof(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<InclusionQuery>,
+    JsonQuery(q): JsonQuery<InclusionQuery>,
 ) -> Result<Response, ApiError> {
     let index = parse_index(&q.index, "index")?;
     let size = q
@@ -310,7 +334,7 @@ struct ConsistencyQuery {
 
 async fn consistency_proof(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<ConsistencyQuery>,
+    JsonQuery(q): JsonQuery<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     let old = parse_index(&q.old, "old")?;
     let new = parse_index(&q.new, "new")?;
