@@ -445,7 +445,9 @@ async fn run_load(
     Measured {
         cpu,
         rate: st.lat_us.len() as f64 / secs,
-        mean_ms: st.lat_us.iter().map(|&l| l as f64).sum::<f64>() / st.lat_us.len().max(1) as f64 / 1000.0,
+        mean_ms: st.lat_us.iter().map(|&l| l as f64).sum::<f64>()
+            / st.lat_us.len().max(1) as f64
+            / 1000.0,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         count: st.lat_us.len(),
@@ -830,7 +832,11 @@ impl Report {
                 }
             ),
             {
-                let per_op = if m.rate > 0.0 { m.cpu.0 / m.rate * 1e6 } else { f64::NAN };
+                let per_op = if m.rate > 0.0 {
+                    m.cpu.0 / m.rate * 1e6
+                } else {
+                    f64::NAN
+                };
                 let cpu = format!("{}; server CPU {per_op:.0} µs/op", cpu_note(m.cpu));
                 if extra.is_empty() {
                     cpu
@@ -988,7 +994,7 @@ fn main() {
         if g.to > g.from {
             let rate = (g.to - g.from) as f64 / g.secs;
             report.notes.push(format!(
-                "generated {} → {} entries through the library sequencer (1 ms interval, ~520-byte leaves) in {:.0} s: {:.0} entries/s",
+                "generated {} → {} entries through the library sequencer (1 ms interval, ~550-byte leaves) in {:.0} s: {:.0} entries/s",
                 g.from, g.to, g.secs, rate
             ));
             eprintln!(
@@ -1069,18 +1075,27 @@ async fn http_runs(
     for &c in &cfg.clients {
         eprintln!("bench: {c} closed-loop clients");
         let m = run_load(&addr, server.pid(), pool.clone(), 201, c, Mode::Closed, cfg).await;
-        let bound = c as f64 / (m.p50_ms / 1000.0);
+        let bound = c as f64 / (m.mean_ms / 1000.0);
         report.load_row(
             "append (closed loop)",
-            &format!("{c} clients"),
+            &format!("{c} client{}", if c == 1 { "" } else { "s" }),
             &m,
-            format!("Little bound {bound:.0}/s"),
+            format!("Little bound {bound:.0}/s (clients / mean latency)"),
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     for &(c, k) in &cfg.inflight {
         eprintln!("bench: {c} clients × {k} in flight");
-        let m = run_load(&addr, server.pid(), pool.clone(), 201, c * k, Mode::Closed, cfg).await;
+        let m = run_load(
+            &addr,
+            server.pid(),
+            pool.clone(),
+            201,
+            c * k,
+            Mode::Closed,
+            cfg,
+        )
+        .await;
         let (rss, _) = server.rss_mib();
         report.load_row(
             "append (in flight)",
@@ -1095,7 +1110,16 @@ async fn http_runs(
     }
     for &(c, k) in &cfg.pipeline {
         eprintln!("bench: {c} connections × {k} pipelined");
-        let m = run_load(&addr, server.pid(), pool.clone(), 201, c, Mode::Pipelined(k), cfg).await;
+        let m = run_load(
+            &addr,
+            server.pid(),
+            pool.clone(),
+            201,
+            c,
+            Mode::Pipelined(k),
+            cfg,
+        )
+        .await;
         report.load_row(
             "append (HTTP/1.1 pipelining)",
             &format!("{c} conns × {k} queued"),
@@ -1138,7 +1162,7 @@ async fn large_log_runs(
     vkey: &str,
     server_log: &Path,
 ) {
-    let label = if size % 1_000_000 == 0 {
+    let label = if size.is_multiple_of(1_000_000) {
         format!("{}M", size / 1_000_000)
     } else {
         size.to_string()
@@ -1196,7 +1220,16 @@ async fn large_log_runs(
         secs: (cfg.secs / 2.0).max(2.0),
         ..Cfg::from_env()
     };
-    let m = run_load(&addr, server.pid(), pool, 201, 64 * 32, Mode::Closed, &short).await;
+    let m = run_load(
+        &addr,
+        server.pid(),
+        pool,
+        201,
+        64 * 32,
+        Mode::Closed,
+        &short,
+    )
+    .await;
     report.load_row(
         &format!("append, log of {label}"),
         "64×32 conns",

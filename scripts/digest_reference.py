@@ -34,7 +34,9 @@ def sha3(data: bytes) -> bytes:
 
 
 def leaf_hash(chunk: bytes) -> bytes:
-    return sha3(b"\x00" + chunk)
+    hasher = hashlib.sha3_256(b"\x00")
+    hasher.update(chunk)  # no copy of the chunk, unlike hashing b"\x00" + chunk
+    return hasher.digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need (idempotently), then runs every
 # test: unit, conformance against ../shared/test-vectors, integration (real server processes),
-# crash safety. Usage: scripts/test.sh [extra cargo test args]
+# crash safety, and the website in a real browser (tests/web). Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,3 +10,9 @@ if [ ! -d ../shared/test-vectors ]; then
   exit 1
 fi
 cargo test --release --all-features "$@" -- --test-threads=2
+# The website in headless Chromium, against target/release/embargo: the integration tests
+# above built it, unless extra arguments narrowed them.
+if [ $# -gt 0 ] || [ ! -x target/release/embargo ]; then
+  cargo build --release --quiet
+fi
+node --test tests/web/

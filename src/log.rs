@@ -62,6 +62,22 @@ impl LogError {
 pub struct Snapshot {
     pub checkpoint: SignedCheckpoint,
     pub recent: MemoryTiles,
+    /// Interior tree hashes computed for proofs against this snapshot, shared by the answers
+    /// to one batch (bounded by [`MAX_CACHED_HASHES`]).
+    pub hashes: std::sync::Mutex<std::collections::HashMap<u64, Hash>>,
+}
+
+/// At most this many interior hashes are memoized per snapshot.
+pub const MAX_CACHED_HASHES: usize = 1 << 16;
+
+impl Snapshot {
+    pub fn new(checkpoint: SignedCheckpoint, recent: MemoryTiles) -> Snapshot {
+        Snapshot {
+            checkpoint,
+            recent,
+            hashes: Default::default(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -81,6 +97,18 @@ impl TileSource for PublishedTiles<'_> {
         match self.snapshot.recent.read_tile(level, index, width) {
             Ok(t) => Ok(t),
             Err(_) => self.store.read_tile(level, index, width),
+        }
+    }
+
+    fn cached_hash(&self, stored_index: u64) -> Option<Hash> {
+        self.snapshot.hashes.lock().ok()?.get(&stored_index).copied()
+    }
+
+    fn remember_hash(&self, stored_index: u64, hash: Hash) {
+        if let Ok(mut m) = self.snapshot.hashes.lock() {
+            if m.len() < MAX_CACHED_HASHES {
+                m.insert(stored_index, hash);
+            }
         }
     }
 }
@@ -157,10 +185,7 @@ impl Log {
             key,
             registry,
             blobs,
-            state: RwLock::new(Arc::new(Snapshot {
-                checkpoint,
-                recent: MemoryTiles::default(),
-            })),
+            state: RwLock::new(Arc::new(Snapshot::new(checkpoint, MemoryTiles::default()))),
         });
         log.reindex()?;
         Ok((log, Recovered { edge, bundle }))

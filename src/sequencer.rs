@@ -77,7 +77,12 @@ impl Sequencer {
         };
         std::thread::Builder::new()
             .name("embargo-sequencer".into())
-            .spawn(move || writer.run(rx, interval))
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(|| writer.run(rx, interval));
+                if std::panic::catch_unwind(run).is_err() {
+                    fail_stop("the sequencer panicked");
+                }
+            })
             .expect("spawning the sequencer thread");
         Sequencer { tx }
     }
@@ -270,9 +275,11 @@ impl Writer {
         }
         .sign(&self.log.key)
         .map_err(|e| LogError::Sign(e.to_string()))?;
-        store
-            .write_checkpoint(&checkpoint.text)
-            .map_err(|e| LogError::io(store.root(), e))?;
+        if let Err(e) = store.write_checkpoint(&checkpoint.text) {
+            // The new checkpoint may or may not be on disk now; only a restart's recovery can
+            // tell which, and rolling back here could delete the tiles it covers. Fail stop.
+            fail_stop(&format!("writing the checkpoint failed: {e}"));
+        }
         // Durable from here on: a failure below must not un-acknowledge the batch. The
         // registry is updated before the index records the new size, so a crash in between
         // re-applies (idempotently) on start-up.
@@ -288,13 +295,18 @@ impl Writer {
         {
             tracing::error!(error = %e, "index update failed; it will be rebuilt on restart");
         }
-        let snapshot = Arc::new(Snapshot {
-            checkpoint,
-            recent: staged.recent,
-        });
+        let snapshot = Arc::new(Snapshot::new(checkpoint, staged.recent));
         self.log.publish(snapshot.clone());
         Ok((snapshot, staged.placements, logged_at))
     }
+}
+
+/// Stops the process: the log cannot go on safely without a restart, whose recovery brings it
+/// back at its last durable checkpoint. A supervisor (systemd, the demo script) restarts it.
+fn fail_stop(why: &str) -> ! {
+    tracing::error!("{why}; stopping so recovery can run on restart");
+    eprintln!("embargo: {why}; stopping so recovery can run on restart");
+    std::process::exit(70)
 }
 
 fn bundle_file(index: u64, entries: &[Vec<u8>]) -> FileWrite {

@@ -72,11 +72,15 @@ impl TileStore {
         if self.known_dirs.lock().unwrap().contains(dir) {
             return Ok(());
         }
-        if !dir.exists() {
+        // The parent is synced even when `dir` already exists: a process that crashed may have
+        // created it without making its entry durable.
+        if dir != self.root {
             if let Some(parent) = dir.parent() {
                 self.ensure_dir(parent, dirty)?;
                 dirty.insert(parent.to_owned());
             }
+        }
+        if !dir.exists() {
             match fs::create_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}

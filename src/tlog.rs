@@ -203,6 +203,15 @@ pub trait TileSource {
     /// The hashes of tile `index` at `level` as they are in the source's tree (`width` hashes,
     /// 32 bytes each; `width` is what [`tile_width_at`] says for that tree's size).
     fn read_tile(&self, level: u8, index: u64, width: u16) -> Result<Vec<u8>, ProofError>;
+
+    /// A stored hash (in `tlog_tiles`'s numbering) computed earlier, if the source keeps them.
+    /// Proofs for one batch share most interior hashes, so a source may memoize them.
+    fn cached_hash(&self, _stored_index: u64) -> Option<Hash> {
+        None
+    }
+
+    /// Offers a computed stored hash for [`TileSource::cached_hash`].
+    fn remember_hash(&self, _stored_index: u64, _hash: Hash) {}
 }
 
 /// Reads stored hashes (in `tlog_tiles`'s numbering) from the tiles of a tree of `size` leaves.
@@ -249,6 +258,9 @@ impl<S: TileSource + ?Sized> tlog_tiles::HashReader for TreeReader<'_, S> {
         indexes
             .iter()
             .map(|&idx| {
+                if let Some(h) = self.source.cached_hash(idx) {
+                    return Ok(h);
+                }
                 let needed = tlog_tiles::Tile::from_index(TILE_HEIGHT, idx);
                 let (width, data) = self.tile(needed.level(), needed.level_index())?;
                 let tile = tlog_tiles::Tile::new(
@@ -258,7 +270,9 @@ impl<S: TileSource + ?Sized> tlog_tiles::HashReader for TreeReader<'_, S> {
                     u32::from(width),
                     false,
                 );
-                tile.hash_at_index(&data, idx)
+                let h = tile.hash_at_index(&data, idx)?;
+                self.source.remember_hash(idx, h);
+                Ok(h)
             })
             .collect()
     }

@@ -6,9 +6,11 @@
 //! log state of its own. Submissions are in [`submit`], the operator's API in [`parties`],
 //! commitments, reveals and model downloads in [`commitments`].
 
+mod browse;
 mod commitments;
 mod parties;
 mod submit;
+mod web;
 
 pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
 pub use parties::{KeyChange, NewParty};
@@ -72,6 +74,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/commitments/{index}", get(commitments::show))
         .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
         .route("/v1/commitments/{index}/model", get(commitments::model))
+        // The website (`/`, its pages and assets) and the read-only views it uses.
+        .merge(browse::routes())
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
