@@ -287,3 +287,36 @@ pub fn model_upload_body(
     });
     reqwest::Body::wrap_stream(stream)
 }
+
+/// Audit reports (`src/server/audits.rs`).
+impl Client {
+    /// The audits of commitment `index`, with links to their stored reports.
+    pub async fn audits(&self, index: u64) -> Result<crate::server::AuditList, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/audits"));
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
+    /// Stores the full report of audit entry `entry` of commitment `index`.
+    pub async fn put_audit_report(
+        &self,
+        index: u64,
+        entry: u64,
+        report: Vec<u8>,
+    ) -> Result<crate::server::StoredReport, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/audits/{entry}/report"));
+        let req = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(report);
+        let resp = self.send(req, &url).await?;
+        self.json(resp).await
+    }
+
+    /// The stored full report of audit entry `entry` of commitment `index`, byte for byte.
+    pub async fn audit_report(&self, index: u64, entry: u64) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes(&format!("v1/commitments/{index}/audits/{entry}/report"))
+            .await
+    }
+}

@@ -6,6 +6,7 @@
 //! [`log`] (recovery and reads), [`sequencer`] (batched appends), [`server`] (HTTP) and
 //! [`client`] (HTTP client used by the CLI).
 
+pub mod audit;
 pub mod blobs;
 pub mod checkpoint;
 pub mod client;

@@ -36,6 +36,8 @@ enum Command {
     Reveal(cmd::reveal::Args),
     /// Download a revealed model and verify it against the log.
     Fetch(cmd::fetch::Args),
+    /// Run a fairness suite against a model or a revealed commitment; exit 0 pass, 1 fail, 2 error.
+    Audit(cmd::audit::Args),
     /// Register platforms and manage their keys (operator).
     Platform {
         #[command(subcommand)]
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Status(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::status::run(a))),
         Command::Reveal(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::reveal::run(a))),
         Command::Fetch(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::fetch::run(a))),
+        Command::Audit(a) => std::process::exit(cmd::audit::run(a).into()),
         Command::Platform { command } => cmd::runtime().and_then(|rt| {
             rt.block_on(cmd::party::run(embargo::predicate::Role::Platform, command))
         }),

@@ -164,7 +164,65 @@ fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {
     Ok(manifest)
 }
 
+/// What [`fetch_verified`] downloaded and checked.
+pub struct Fetched {
+    pub model_name: String,
+    pub model_version: String,
+    pub platform: String,
+    /// The SHA3-256 model digest, hex.
+    pub digest: String,
+    pub total_size: u64,
+    pub file_count: usize,
+    pub committed_at: String,
+    pub reveal_index: u64,
+    pub on_time: bool,
+    pub checkpoint_size: u64,
+    pub origin: String,
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    let f = fetch_verified(&a.log, &a.vkey, a.index, &a.out, a.state.clone()).await?;
+    println!(
+        "OK: {} {} by {} (sha3-256:{}, {} bytes in {} files) is in {}",
+        f.model_name,
+        f.model_version,
+        f.platform,
+        f.digest,
+        f.total_size,
+        f.file_count,
+        a.out.display()
+    );
+    println!(
+        "    committed at entry {} ({}), revealed at entry {}{}, both in checkpoint {} of {}",
+        a.index,
+        f.committed_at,
+        f.reveal_index,
+        if f.on_time { "" } else { " (late)" },
+        f.checkpoint_size,
+        f.origin
+    );
+    Ok(())
+}
+
+/// Downloads the revealed model of commitment `index` into `out` (which must not exist, or be
+/// empty) and checks everything `embargo fetch` checks: the log's checkpoint against `vkey`,
+/// its consistency with the one this client saw before (`state`, default
+/// [`ClientState::default_path`]), the inclusion of the commitment and the reveal, the reveal's
+/// signature by the log, and the model's digest and size. Nothing is kept if a check fails.
+pub async fn fetch_verified(
+    log: &str,
+    vkey: &PublicKey,
+    index: u64,
+    out: &Path,
+    state: Option<PathBuf>,
+) -> anyhow::Result<Fetched> {
+    let a = FetchTarget {
+        log: log.to_owned(),
+        vkey: vkey.clone(),
+        index,
+        out: out.to_owned(),
+        state,
+    };
     if a.out.exists()
         && std::fs::read_dir(&a.out)
             .map(|mut d| d.next().is_some())
@@ -259,24 +317,26 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         .checkpoints
         .insert(cp.checkpoint.origin.clone(), cp.text.clone());
     state.save(&state_path)?;
-
-    println!(
-        "OK: {} {} by {} (sha3-256:{got}, {} bytes in {} files) is in {}",
-        c.model.name,
-        c.model.version,
-        c.platform,
-        manifest.total_size(),
-        manifest.file_count(),
-        a.out.display()
-    );
-    println!(
-        "    committed at entry {} ({}), revealed at entry {}{}, both in checkpoint {} of {}",
-        a.index,
-        commitment_leaf.logged_at.to_rfc3339(),
+    Ok(Fetched {
+        model_name: c.model.name.clone(),
+        model_version: c.model.version.clone(),
+        platform: c.platform.clone(),
+        digest: got,
+        total_size: manifest.total_size(),
+        file_count: manifest.file_count(),
+        committed_at: commitment_leaf.logged_at.to_rfc3339(),
         reveal_index,
-        if r.on_time { "" } else { " (late)" },
-        cp.size(),
-        cp.checkpoint.origin
-    );
-    Ok(())
+        on_time: r.on_time,
+        checkpoint_size: cp.size(),
+        origin: cp.checkpoint.origin.clone(),
+    })
+}
+
+/// The inputs of [`fetch_verified`], named as `run`'s flags were.
+struct FetchTarget {
+    log: String,
+    vkey: PublicKey,
+    index: u64,
+    out: PathBuf,
+    state: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `embargo` binary. Each parses its flags, calls the library and prints
 //! a short report; errors carry what went wrong and what to do.
 
+pub mod audit;
 pub mod commit;
 pub mod digest;
 pub mod fetch;

@@ -6,12 +6,14 @@
 //! log state of its own. Submissions are in [`submit`], the operator's API in [`parties`],
 //! commitments, reveals and model downloads in [`commitments`].
 
+mod audits;
 mod browse;
 mod commitments;
 mod parties;
 mod submit;
 mod web;
 
+pub use audits::{AuditList, AuditView, StoredReport};
 pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
 pub use parties::{KeyChange, NewParty};
 use submit::bad_request;
@@ -76,6 +78,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/commitments/{index}/model", get(commitments::model))
         // The website (`/`, its pages and assets) and the read-only views it uses.
         .merge(browse::routes())
+        // Full audit reports, linked from the commitments they audit.
+        .merge(audits::routes())
         .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
