@@ -101,7 +101,12 @@ impl TileSource for PublishedTiles<'_> {
     }
 
     fn cached_hash(&self, stored_index: u64) -> Option<Hash> {
-        self.snapshot.hashes.lock().ok()?.get(&stored_index).copied()
+        self.snapshot
+            .hashes
+            .lock()
+            .ok()?
+            .get(&stored_index)
+            .copied()
     }
 
     fn remember_hash(&self, stored_index: u64, hash: Hash) {

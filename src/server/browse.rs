@@ -291,9 +291,7 @@ fn scan(
     let mut after = None;
     let mut seen = 0;
     loop {
-        let page = log
-            .registry
-            .commitments(platform, None, after, PAGE, now)?;
+        let page = log.registry.commitments(platform, None, after, PAGE, now)?;
         let n = page.len();
         for c in page {
             if seen == MAX_SCAN {
@@ -357,7 +355,11 @@ fn compute_stats(log: &Log) -> Result<Stats, ApiError> {
             .or_default()
             .audits
             .add(&verdict);
-        st.records.entry(auditor.clone()).or_default().audits.add(&verdict);
+        st.records
+            .entry(auditor.clone())
+            .or_default()
+            .audits
+            .add(&verdict);
         st.audit_rows.push(AuditRow {
             index: i,
             logged_at: e.logged_at,
@@ -679,10 +681,16 @@ async fn search(
             }
         }
         let hex = lower.strip_prefix("sha3-256:").unwrap_or(&lower);
-        let is_hex = hex.len() >= 6 && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        let is_hex =
+            hex.len() >= 6 && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
         let mut matched = Vec::new();
         out.truncated = scan(&s.log, None, now, |c| {
-            if matched.len() > MAX_RESULTS || out.commitments.iter().any(|v| v.commitment.index == c.index) {
+            if matched.len() > MAX_RESULTS
+                || out
+                    .commitments
+                    .iter()
+                    .any(|v| v.commitment.index == c.index)
+            {
                 return;
             }
             let by_digest = is_hex && c.model_digest.starts_with(hex);

@@ -126,7 +126,10 @@ where
             Ok(Query(q)) => Ok(JsonQuery(q)),
             Err(e) => Err(bad_request(
                 "bad_query",
-                format!("{} (see schema/openapi.yaml for this endpoint's parameters)", e.body_text()),
+                format!(
+                    "{} (see schema/openapi.yaml for this endpoint's parameters)",
+                    e.body_text()
+                ),
             )),
         }
     }

@@ -165,7 +165,10 @@ pub(crate) async fn submit(
     // An envelope the log already holds is answered with its entry before any other check:
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.
     if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
-        if let Some(index) = s.log.find_duplicate(&dedup_key(&envelope.to_canonical_json()))? {
+        if let Some(index) = s
+            .log
+            .find_duplicate(&dedup_key(&envelope.to_canonical_json()))?
+        {
             return answer_duplicate(&s, index);
         }
     }

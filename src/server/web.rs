@@ -70,11 +70,20 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|h: HeaderMap| page("index.html", h)))
-        .route("/commitments", get(|h: HeaderMap| page("commitments.html", h)))
-        .route("/commitments/{index}", get(|h: HeaderMap| page("commitment.html", h)))
+        .route(
+            "/commitments",
+            get(|h: HeaderMap| page("commitments.html", h)),
+        )
+        .route(
+            "/commitments/{index}",
+            get(|h: HeaderMap| page("commitment.html", h)),
+        )
         .route("/parties", get(|h: HeaderMap| page("parties.html", h)))
         .route("/parties/{name}", get(|h: HeaderMap| page("party.html", h)))
-        .route("/entries/{index}", get(|h: HeaderMap| page("entry.html", h)))
+        .route(
+            "/entries/{index}",
+            get(|h: HeaderMap| page("entry.html", h)),
+        )
         .route("/search", get(|h: HeaderMap| page("search.html", h)))
         .route("/assets/{*file}", get(asset))
 }
@@ -142,7 +151,10 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if content_type == HTML {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -165,7 +177,11 @@ mod tests {
                 if p.is_dir() {
                     walk(&p, root, out);
                 } else {
-                    let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                    let rel = p
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     out.push(rel);
                 }
             }
