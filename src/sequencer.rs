@@ -107,6 +107,10 @@ struct Writer {
     last_logged_at: Option<chrono::DateTime<Utc>>,
 }
 
+/// A durable batch: the published snapshot, each submission's (index, duplicate), and the
+/// batch's `logged_at`.
+type Committed = (Arc<Snapshot>, Vec<(u64, bool)>, String);
+
 /// What a batch will write, before it is durable.
 struct Staged {
     files: Vec<FileWrite>,
@@ -255,10 +259,7 @@ impl Writer {
     }
 
     /// Makes a staged batch durable, signs and publishes the checkpoint.
-    fn commit(
-        &mut self,
-        staged: Staged,
-    ) -> Result<(Arc<Snapshot>, Vec<(u64, bool)>, String), LogError> {
+    fn commit(&mut self, staged: Staged) -> Result<Committed, LogError> {
         let logged_at = format_logged_at(staged.logged_at);
         let store = &self.log.store;
         if staged.new_keys.is_empty() {

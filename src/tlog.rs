@@ -218,8 +218,11 @@ pub trait TileSource {
 struct TreeReader<'a, S: TileSource + ?Sized> {
     size: u64,
     source: &'a S,
-    cache: std::cell::RefCell<HashMap<(u8, u64), std::rc::Rc<Vec<u8>>>>,
+    cache: std::cell::RefCell<TileCache>,
 }
+
+/// Tiles one proof has read, by (level, index).
+type TileCache = HashMap<(u8, u64), std::rc::Rc<Vec<u8>>>;
 
 impl<'a, S: TileSource + ?Sized> TreeReader<'a, S> {
     fn new(size: u64, source: &'a S) -> Self {
@@ -729,7 +732,7 @@ mod tests {
             leaves.push(h);
             edge.append(h, &mut done);
         }
-        assert_eq!(done.len(), 4 + 0); // four full level-0 tiles, no full level-1 tile
+        assert_eq!(done.len(), 4); // four full level-0 tiles, no full level-1 tile
     }
 
     #[test]
