@@ -1,8 +1,9 @@
 //! `schema/openapi.yaml` describes the HTTP API as built, and its examples are real.
 //!
-//! - `router_and_spec_have_the_same_routes`: every `.route(...)` of `src/server/mod.rs`'s router
-//!   is a path of the spec with the same methods, and the other way round (the catch-all
-//!   `/tile/{*path}` stands for every spec path under `/tile/`), so neither can drift.
+//! - `router_and_spec_have_the_same_routes`: every `.route(...)` of `src/server/mod.rs`'s router,
+//!   and of the modules it merges (`browse.rs`, `audits.rs`, `web.rs`, ...), is a path of the
+//!   spec with the same methods, and the other way round (a catch-all such as `/tile/{*path}`
+//!   or `/assets/{*file}` stands for every spec path under its prefix), so neither can drift.
 //! - `signed_examples_are_what_the_fixed_seeds_make`: the signed examples (envelopes, reveal
 //!   signatures, vkeys) are exactly what the fixtures below produce from fixed, public seeds,
 //!   so anyone can regenerate them (`cargo test --test openapi_examples -- --ignored
@@ -821,14 +822,65 @@ impl<'a> Validators<'a> {
 // Router and spec agree
 // ---------------------------------------------------------------------------------------------
 
-/// `(path, methods)` of every `.route("...", ...)` in the router's source.
+/// `(path, methods)` of every `.route("...", ...)` in the router's source: `pub fn router` of
+/// `src/server/mod.rs` and `pub fn routes` of every module it merges (`.merge(<m>::routes())`,
+/// read from `src/server/<m>.rs`: the website's views, audits and pages).
 fn router_routes() -> Vec<(String, BTreeSet<String>)> {
     let src = std::fs::read_to_string(crate_dir().join("src/server/mod.rs")).unwrap();
-    let start = src
-        .find("pub fn router")
-        .expect("src/server/mod.rs has `pub fn router`");
-    let body = &src[start..];
-    let body = &body[..body.find("\n}\n").expect("end of router")];
+    let body = fn_body(&src, "pub fn router", "src/server/mod.rs");
+    let mut out = routes_in(body, "src/server/mod.rs");
+    let mut merged = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(".merge(") {
+        rest = &rest[i + ".merge(".len()..];
+        let module = rest[..rest.find(')').expect("end of .merge(")]
+            .strip_suffix("::routes(")
+            .unwrap_or_else(|| {
+                panic!(
+                    "src/server/mod.rs: a .merge( that is not <module>::routes(): {:?}",
+                    &rest[..40.min(rest.len())]
+                )
+            })
+            .to_owned();
+        let file = format!("src/server/{module}.rs");
+        let src = std::fs::read_to_string(crate_dir().join(&file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let routes = routes_in(fn_body(&src, "pub fn routes", &file), &file);
+        assert!(!routes.is_empty(), "{file}: no .route( in `pub fn routes`");
+        out.extend(routes);
+        merged.push(module);
+    }
+    for m in ["browse", "audits", "web"] {
+        assert!(
+            merged.iter().any(|x| x == m),
+            "the router no longer merges {m}::routes() (found {merged:?}): update this test"
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (path, _) in &out {
+        assert!(seen.insert(path.clone()), "route {path} is declared twice");
+    }
+    assert!(
+        out.len() > 5,
+        "found only {} routes in the router",
+        out.len()
+    );
+    out
+}
+
+/// The text of the function that starts with `start` (up to its closing `}` at column 0).
+fn fn_body<'a>(src: &'a str, start: &str, file: &str) -> &'a str {
+    let i = src
+        .find(start)
+        .unwrap_or_else(|| panic!("{file} has no `{start}`"));
+    let body = &src[i..];
+    &body[..body
+        .find("\n}\n")
+        .unwrap_or_else(|| panic!("{file}: end of `{start}`"))]
+}
+
+/// `(path, methods)` of every `.route("...", ...)` call in `body`.
+fn routes_in(body: &str, file: &str) -> Vec<(String, BTreeSet<String>)> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(i) = rest.find(".route(") {
@@ -869,16 +921,11 @@ fn router_routes() -> Vec<(String, BTreeSet<String>)> {
             .collect();
         assert!(
             !methods.is_empty(),
-            "route {path}: no method found in {call:?}"
+            "{file}: route {path}: no method found in {call:?}"
         );
         out.push((path, methods));
         rest = &rest[end..];
     }
-    assert!(
-        out.len() > 5,
-        "found only {} routes in the router",
-        out.len()
-    );
     out
 }
 
@@ -1370,6 +1417,7 @@ const SCENARIO: &[(&str, &[&str])] = &[
             "alreadySuperseded",
         ],
     ),
+    ("putAuditReport", &["digestMismatch", "noSuchAudit"]),
     (
         "changePartyKeys",
         &[
