@@ -57,25 +57,14 @@ fn dsse_error(e: DsseError) -> ApiError {
     }
 }
 
-/// An admitted submission: the canonical envelope and what it does to the registry.
-struct Admitted {
-    canonical: String,
-    effect: Option<Effect>,
-}
-
 /// Checks an envelope against the log's rules. Nothing here touches the log.
-fn admit(s: &AppState, body: &[u8]) -> Result<Admitted, ApiError> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
-        bad_request(
-            "bad_json",
-            format!("the body is not a DSSE envelope ({e}); send {{\"payloadType\", \"payload\", \"signatures\": [{{\"keyid\", \"sig\"}}]}}"),
-        )
-    })?;
+/// Returns what the entry does to the registry.
+fn admit(s: &AppState, envelope: &Envelope, canonical: &str) -> Result<Option<Effect>, ApiError> {
     let payload = envelope.payload_bytes().map_err(dsse_error)?;
     let statement =
         Statement::parse(&payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
     let effect = match Kind::from_predicate_type(&statement.predicate_type) {
-        Some(kind) => Some(admit_typed(s, &envelope, &payload, kind)?),
+        Some(kind) => Some(admit_typed(s, envelope, &payload, kind)?),
         None => {
             envelope
                 .verify(|keyid| s.writers.get(keyid))
@@ -83,8 +72,7 @@ fn admit(s: &AppState, body: &[u8]) -> Result<Admitted, ApiError> {
             None
         }
     };
-    let canonical = envelope.to_canonical_json();
-    let len = leaf_len(&canonical);
+    let len = leaf_len(canonical);
     if len > MAX_ENTRY_SIZE {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -92,7 +80,7 @@ fn admit(s: &AppState, body: &[u8]) -> Result<Admitted, ApiError> {
             format!("the entry would be {len} bytes; the log stores entries of at most {MAX_ENTRY_SIZE} bytes: put large data in a blob and log its digest"),
         ));
     }
-    Ok(Admitted { canonical, effect })
+    Ok(effect)
 }
 
 /// Admission of the Embargo kinds: one signature, by a current key of the party the statement
@@ -162,18 +150,21 @@ pub(crate) async fn submit(
             bad_request("bad_body", e.body_text())
         }
     })?;
+    let envelope: Envelope = serde_json::from_slice(&body).map_err(|e| {
+        bad_request(
+            "bad_json",
+            format!("the body is not a DSSE envelope ({e}); send {{\"payloadType\", \"payload\", \"signatures\": [{{\"keyid\", \"sig\"}}]}}"),
+        )
+    })?;
+    let canonical = envelope.to_canonical_json();
     // An envelope the log already holds is answered with its entry before any other check:
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.
-    if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
-        if let Some(index) = s
-            .log
-            .find_duplicate(&dedup_key(&envelope.to_canonical_json()))?
-        {
-            return answer_duplicate(&s, index);
-        }
+    let key = dedup_key(&canonical);
+    if let Some(index) = s.log.find_duplicate(&key)? {
+        return answer_duplicate(&s, index);
     }
-    let admitted = admit(&s, &body)?;
-    append(&s, admitted.canonical, admitted.effect).await
+    let effect = admit(&s, &envelope, &canonical)?;
+    sequence(&s, canonical.into(), key, effect).await
 }
 
 /// Signs `statement` with the log's own key and appends it (registrations, reveals).
@@ -204,11 +195,20 @@ async fn append(
     canonical: String,
     effect: Option<Effect>,
 ) -> Result<Response, ApiError> {
-    let canonical: Arc<str> = canonical.into();
     let key = dedup_key(&canonical);
     if let Some(index) = s.log.find_duplicate(&key)? {
         return answer_duplicate(s, index);
     }
+    sequence(s, canonical.into(), key, effect).await
+}
+
+/// Sequences an envelope the log does not hold yet and answers with the entry and its proof.
+async fn sequence(
+    s: &AppState,
+    canonical: Arc<str>,
+    key: [u8; 32],
+    effect: Option<Effect>,
+) -> Result<Response, ApiError> {
     let sequenced = s
         .sequencer
         .submit(Submission {
