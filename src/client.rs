@@ -320,3 +320,81 @@ impl Client {
             .await
     }
 }
+
+/// Timelocked escrows (`src/server/escrow.rs`).
+impl Client {
+    /// Deposits the ciphertext of commitment `index`'s escrow (`len` bytes, streamed).
+    pub async fn deposit_escrow(
+        &self,
+        index: u64,
+        body: reqwest::Body,
+        len: u64,
+    ) -> Result<crate::server::Deposited, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/escrow"));
+        let req = self
+            .http
+            .put(&url)
+            .timeout(Duration::from_secs(24 * 3600))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(body);
+        let resp = self.send(req, &url).await?;
+        self.json(resp).await
+    }
+
+    /// Starts downloading commitment `index`'s escrow ciphertext.
+    pub async fn escrow_ciphertext(&self, index: u64) -> Result<reqwest::Response, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/escrow"));
+        self.send(
+            self.http.get(&url).timeout(Duration::from_secs(24 * 3600)),
+            &url,
+        )
+        .await
+    }
+
+    /// The drand chains the log lets escrows lock to.
+    pub async fn beacons(&self) -> Result<crate::server::Chains, ClientError> {
+        let url = self.url("v1/beacon");
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
+    /// Hands the log a round signature; it opens the escrows locked to that round.
+    pub async fn post_beacon(
+        &self,
+        round: &crate::server::RoundSignature,
+    ) -> Result<crate::server::Opened, ClientError> {
+        let url = self.url("v1/beacon");
+        let req = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(24 * 3600))
+            .json(round);
+        let resp = self.send(req, &url).await?;
+        self.json(resp).await
+    }
+
+    /// Posts a trustee's share of commitment `index`'s escrow.
+    pub async fn post_share(
+        &self,
+        index: u64,
+        share: &crate::server::SharePost,
+    ) -> Result<crate::server::ShareAnswer, ClientError> {
+        let url = self.url(&format!("v1/commitments/{index}/escrow/shares"));
+        let req = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(24 * 3600))
+            .json(share);
+        let resp = self.send(req, &url).await?;
+        self.json(resp).await
+    }
+}
+
+/// A request body streaming a file from disk.
+pub async fn file_body(path: &std::path::Path) -> std::io::Result<(reqwest::Body, u64)> {
+    let file = tokio::fs::File::open(path).await?;
+    let len = file.metadata().await?.len();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+    Ok((reqwest::Body::wrap_stream(stream), len))
+}

@@ -13,6 +13,7 @@ pub mod client;
 pub mod digest;
 pub mod dsse;
 pub mod entry;
+pub mod escrow;
 pub mod index;
 pub mod log;
 pub mod model_stream;

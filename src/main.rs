@@ -38,6 +38,11 @@ enum Command {
     Fetch(cmd::fetch::Args),
     /// Run a fairness suite against a model or a revealed commitment; exit 0 pass, 1 fail, 2 error.
     Audit(cmd::audit::Args),
+    /// Timelocked escrows: trustees' shares, round signatures, deposits, a local test beacon.
+    Escrow {
+        #[command(subcommand)]
+        command: cmd::escrow::Command,
+    },
     /// Register platforms and manage their keys (operator).
     Platform {
         #[command(subcommand)]
@@ -63,6 +68,9 @@ fn main() -> ExitCode {
         Command::Reveal(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::reveal::run(a))),
         Command::Fetch(a) => cmd::runtime().and_then(|rt| rt.block_on(cmd::fetch::run(a))),
         Command::Audit(a) => std::process::exit(cmd::audit::run(a).into()),
+        Command::Escrow { command } => {
+            cmd::runtime().and_then(|rt| rt.block_on(cmd::escrow::run(command)))
+        }
         Command::Platform { command } => cmd::runtime().and_then(|rt| {
             rt.block_on(cmd::party::run(embargo::predicate::Role::Platform, command))
         }),

@@ -281,6 +281,11 @@ impl KeyPair {
         &self.public.name
     }
 
+    /// The Ed25519 signing key (escrow trustees derive their X25519 key from it).
+    pub fn ed25519(&self) -> &ed25519_dalek::SigningKey {
+        &self.secret
+    }
+
     /// An Ed25519 signature over `msg`.
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.secret.sign(msg).to_bytes()

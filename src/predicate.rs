@@ -123,18 +123,80 @@ pub struct ModelInfo {
     pub file_count: u64,
 }
 
+/// The only escrow scheme: drand tlock, optionally with trustees (`schema/escrow.md`).
+pub const ESCROW_SCHEME: &str = "tlock";
+
+/// A model deposited encrypted at commit time, opening by itself when the embargo ends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Escrow {
     pub scheme: String,
+    /// `sha3-256:<hex>`: the chunk-tree root of the ciphertext file.
     pub ciphertext_digest: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_round: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_hash: Option<String>,
+    pub ciphertext_size: u64,
+    /// The drand round whose signature opens the escrow.
+    pub lock_round: u64,
+    /// The drand chain's hash, hex.
+    pub chain_hash: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trustees: Vec<PublicKey>,
+    pub trustees: Vec<Trustee>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
+}
+
+impl Escrow {
+    /// The hex digest of the ciphertext, without its `sha3-256:` prefix.
+    pub fn ciphertext_hex(&self) -> &str {
+        self.ciphertext_digest
+            .strip_prefix("sha3-256:")
+            .unwrap_or(&self.ciphertext_digest)
+    }
+}
+
+/// A trustee of an escrow and its encrypted share of the X25519 identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trustee {
+    pub key: PublicKey,
+    /// The share, encrypted to `key` (base64).
+    pub share: String,
+    /// SHA3-256 of the plaintext share, hex.
+    pub share_digest: String,
+}
+
+/// How an escrow was opened, with the evidence anyone can check against the ciphertext.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EscrowOpening {
+    pub opened_with: OpenedWith,
+    pub ciphertext_digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u64>,
+    /// The round's BLS signature, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<PostedShare>,
+    /// The model digest of what the escrow opened to, if it opened to a model stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_digest: Option<String>,
+    /// Why the escrow did not open to the committed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenedWith {
+    Beacon,
+    Trustees,
+}
+
+/// A trustee's share as posted to open an escrow (published once the escrow is open).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PostedShare {
+    /// The trustee's key reference, `<name>+<id>`.
+    pub trustee: String,
+    pub share: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -183,6 +245,9 @@ pub struct Reveal {
     pub total_size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches_commitment: Option<bool>,
+    /// For a reveal by escrow: how it opened, and the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow: Option<EscrowOpening>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +380,9 @@ impl TypedStatement {
                         self.subject_name, c.model.name
                     ));
                 }
+                if let Some(e) = &c.escrow {
+                    check_escrow(e).map_err(PredicateError::Invalid)?;
+                }
             }
             Predicate::DecisionBatch(b) => {
                 if b.window.end < b.window.start {
@@ -325,6 +393,27 @@ impl TypedStatement {
         }
         Ok(())
     }
+}
+
+/// An escrow's trustees and threshold agree: both or neither, 1 <= threshold <= trustees,
+/// no trustee twice.
+fn check_escrow(e: &Escrow) -> Result<(), String> {
+    match (e.trustees.len(), e.threshold) {
+        (0, None) => {}
+        (0, Some(_)) => return Err("an escrow threshold needs trustees".into()),
+        (_, None) => return Err("an escrow with trustees needs a threshold".into()),
+        (n, Some(k)) if k == 0 || k as usize > n => {
+            return Err(format!(
+                "an escrow threshold must be between 1 and the {n} trustees, not {k}"
+            ))
+        }
+        _ => {}
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(t) = e.trustees.iter().find(|t| !seen.insert(t.key.key_ref())) {
+        return Err(format!("trustee {} is named twice", t.key.key_ref()));
+    }
+    Ok(())
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut (schema messages quote whole values).

@@ -6,8 +6,11 @@
 //! if it falls behind (see [`crate::log`]). [`Registry::admit`] decides before an entry is
 //! sequenced; [`Registry::apply`] records an entry once it is durable. Nothing here does HTTP.
 
+use crate::escrow::Chain;
 use crate::note::PublicKey;
-use crate::predicate::{Escrow, ModelInfo, Predicate, RevealedBy, Role, TypedStatement};
+use crate::predicate::{
+    Escrow, ModelCommitment, ModelInfo, Predicate, RevealedBy, Role, TypedStatement,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -19,8 +22,14 @@ pub fn reveal_request_message(origin: &str, commitment: u64, model_digest: &str)
     format!("embargo-reveal/v1\n{origin}\n{commitment}\n{model_digest}\n").into_bytes()
 }
 
+/// The message a trustee signs to post its share of commitment `commitment`'s escrow (the
+/// share's SHA3-256 digest, hex, as the commitment publishes it).
+pub fn share_request_message(origin: &str, commitment: u64, share_digest: &str) -> Vec<u8> {
+    format!("embargo-escrow-share/v1\n{origin}\n{commitment}\n{share_digest}\n").into_bytes()
+}
+
 /// The log's embargo policy, checked against its own clock.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Policy {
     /// A commitment's `reveal_at` must be at least this far after the log's clock.
     pub min_embargo: Duration,
@@ -28,6 +37,17 @@ pub struct Policy {
     pub max_embargo: Duration,
     /// After `reveal_at`, how long a commitment is "due" before it is "overdue".
     pub grace: Duration,
+    /// The drand chains escrows may be locked to (quicknet, and any the operator adds).
+    pub beacons: Vec<Chain>,
+}
+
+impl Policy {
+    /// The chain with this hash (hex), if the log follows it.
+    pub fn beacon(&self, chain_hash: &str) -> Option<&Chain> {
+        self.beacons
+            .iter()
+            .find(|c| crate::predicate::hex(&c.chain_hash) == chain_hash)
+    }
 }
 
 impl Default for Policy {
@@ -36,6 +56,7 @@ impl Default for Policy {
             min_embargo: Duration::days(1),
             max_embargo: Duration::days(5 * 366),
             grace: Duration::days(30),
+            beacons: vec![Chain::quicknet()],
         }
     }
 }
@@ -76,6 +97,10 @@ pub enum Status {
     Revealed,
     /// Past the grace period with no valid reveal.
     Overdue,
+    /// Its escrow opened to other bytes than the committed model, or did not open, and the
+    /// platform has not revealed it since: public evidence the platform cheated.
+    #[serde(rename = "escrow-invalid")]
+    EscrowInvalid,
 }
 
 impl std::fmt::Display for Status {
@@ -85,6 +110,7 @@ impl std::fmt::Display for Status {
             Status::Due => "due",
             Status::Revealed => "revealed",
             Status::Overdue => "overdue",
+            Status::EscrowInvalid => "escrow-invalid",
         })
     }
 }
@@ -102,8 +128,9 @@ impl std::str::FromStr for Status {
             "due" => Ok(Status::Due),
             "revealed" => Ok(Status::Revealed),
             "overdue" => Ok(Status::Overdue),
+            "escrow-invalid" => Ok(Status::EscrowInvalid),
             _ => Err(format!(
-                "unknown status {s:?}: use sealed, due, revealed or overdue"
+                "unknown status {s:?}: use sealed, due, revealed, overdue or escrow-invalid"
             )),
         }
     }
@@ -145,6 +172,9 @@ pub struct Commitment {
     pub escrow: Option<Escrow>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reveal: Option<RevealRecord>,
+    /// The reveal entry recording that the escrow opened to other bytes, or did not open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow_invalid: Option<u64>,
     #[serde(default)]
     pub decision_batches: Vec<u64>,
     #[serde(default)]
@@ -155,6 +185,7 @@ impl Commitment {
     pub fn status(&self, now: DateTime<Utc>) -> Status {
         match &self.reveal {
             Some(r) if r.matches_commitment => Status::Revealed,
+            _ if self.escrow_invalid.is_some() => Status::EscrowInvalid,
             _ if now < self.reveal_at => Status::Sealed,
             _ if now < self.overdue_at => Status::Due,
             _ => Status::Overdue,
@@ -215,6 +246,22 @@ pub enum AdmitError {
     NotRevealed(u64),
     #[error("the audit report's subject digest {0} is not the revealed model's digest {1}")]
     DigestMismatch(String, String),
+    #[error("escrows can be locked only to the drand chains this log follows ({known}); chain {chain} is not one of them: use one of those, or ask the operator to add the chain (embargo serve --beacon-chain)")]
+    UnknownBeacon { chain: String, known: String },
+    #[error("the escrow is locked to round {given}, but the first round of chain {chain} at or after reveal_at {reveal_at} is {expected}: lock it to round {expected}")]
+    EscrowRound {
+        given: u64,
+        expected: u64,
+        chain: String,
+        reveal_at: String,
+    },
+    #[error("the escrow's ciphertext_size {size} is more than a {model_size}-byte model in {files} files can encrypt to (at most {max}): the escrow must hold this model")]
+    EscrowSize {
+        size: u64,
+        model_size: u64,
+        files: u64,
+        max: u64,
+    },
     #[error("the index database failed: {0}")]
     Storage(String),
 }
@@ -231,6 +278,8 @@ pub struct Registry {
     parties: sled::Tree,
     commitments: sled::Tree,
     by_platform: sled::Tree,
+    /// Escrowed commitments by lock: chain hash (32 bytes), round, index (big-endian).
+    escrows: sled::Tree,
     /// Current keys, by `<name>+<id>`: (party, key).
     keys: RwLock<HashMap<String, (String, PublicKey)>>,
     /// Revoked keys, by `<name>+<id>`: (party, revoked at).
@@ -240,6 +289,20 @@ pub struct Registry {
 
 fn storage(e: impl std::fmt::Display) -> AdmitError {
     AdmitError::Storage(e.to_string())
+}
+
+/// Parses 64 hex digits.
+fn hex32(s: &str) -> Result<[u8; 32], String> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return Err(format!("{s:?} is not 64 hex digits"));
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let pair = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
+        out[i] = u8::from_str_radix(pair, 16).map_err(|_| format!("{s:?} is not hex"))?;
+    }
+    Ok(out)
 }
 
 fn human(d: Duration) -> String {
@@ -267,6 +330,7 @@ impl Registry {
             parties: db.open_tree("parties")?,
             commitments: db.open_tree("commitments")?,
             by_platform: db.open_tree("commitments_by_platform")?,
+            escrows: db.open_tree("escrows_by_lock")?,
             keys: RwLock::default(),
             revoked: RwLock::default(),
             policy,
@@ -423,6 +487,9 @@ impl Registry {
             Predicate::ModelCommitment(c) => {
                 claim(&c.platform, Role::Platform, "model-commitment")?;
                 self.check_embargo(c.reveal_at, now)?;
+                if let Some(e) = &c.escrow {
+                    self.check_escrow(c, e)?;
+                }
                 if let Some(old) = c.supersedes {
                     let prev = self
                         .commitment(old)?
@@ -492,6 +559,83 @@ impl Registry {
         Ok(())
     }
 
+    /// Checks an escrow's lock against the chains the log follows, and its size against the
+    /// model it must hold.
+    pub fn check_escrow(&self, c: &ModelCommitment, e: &Escrow) -> Result<(), AdmitError> {
+        let chain = self
+            .policy
+            .beacon(&e.chain_hash)
+            .ok_or_else(|| AdmitError::UnknownBeacon {
+                chain: e.chain_hash.clone(),
+                known: self
+                    .policy
+                    .beacons
+                    .iter()
+                    .map(|b| format!("{} {}", b.beacon_id, crate::predicate::hex(&b.chain_hash)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let expected = chain.round_at(c.reveal_at);
+        if e.lock_round != expected {
+            return Err(AdmitError::EscrowRound {
+                given: e.lock_round,
+                expected,
+                chain: e.chain_hash.clone(),
+                reveal_at: rfc3339(c.reveal_at),
+            });
+        }
+        // A model stream's header: a line per file (size, path of at most 4 KiB), capped.
+        let stream_header = c
+            .model
+            .file_count
+            .saturating_mul(4200)
+            .saturating_add(64)
+            .min(crate::model_stream::MAX_HEADER_BYTES as u64);
+        let max = crate::escrow::max_ciphertext_size(c.model.total_size, stream_header);
+        if e.ciphertext_size > max {
+            return Err(AdmitError::EscrowSize {
+                size: e.ciphertext_size,
+                model_size: c.model.total_size,
+                files: c.model.file_count,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Escrowed commitments locked to `round` of the chain `chain_hash` (32 bytes).
+    pub fn escrows_locked_to(
+        &self,
+        chain_hash: &[u8; 32],
+        round: u64,
+    ) -> Result<Vec<u64>, AdmitError> {
+        let mut prefix = chain_hash.to_vec();
+        prefix.extend_from_slice(&round.to_be_bytes());
+        self.escrows
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (k, _) = item.map_err(storage)?;
+                Ok(u64::from_be_bytes(k[40..48].try_into().map_err(storage)?))
+            })
+            .collect()
+    }
+
+    /// Every escrow lock, in (chain, round) order: (chain hash, round, commitment index).
+    pub fn escrow_locks(
+        &self,
+    ) -> impl Iterator<Item = Result<([u8; 32], u64, u64), AdmitError>> + '_ {
+        self.escrows.iter().map(|item| {
+            let (k, _) = item.map_err(storage)?;
+            if k.len() != 48 {
+                return Err(storage("malformed escrow index key"));
+            }
+            let chain: [u8; 32] = k[..32].try_into().map_err(storage)?;
+            let round = u64::from_be_bytes(k[32..40].try_into().map_err(storage)?);
+            let index = u64::from_be_bytes(k[40..48].try_into().map_err(storage)?);
+            Ok((chain, round, index))
+        })
+    }
+
     /// Records a durable entry's effect on parties and commitments.
     pub fn apply(
         &self,
@@ -547,6 +691,7 @@ impl Registry {
                     superseded_by: None,
                     escrow: c.escrow.clone(),
                     reveal: None,
+                    escrow_invalid: None,
                     decision_batches: Vec::new(),
                     audits: Vec::new(),
                 };
@@ -555,6 +700,13 @@ impl Registry {
                 key.push(0);
                 key.extend_from_slice(&index.to_be_bytes());
                 self.by_platform.insert(key, &[]).map_err(storage)?;
+                if let Some(e) = &c.escrow {
+                    let mut key = Vec::with_capacity(48);
+                    key.extend_from_slice(&hex32(&e.chain_hash).map_err(storage)?);
+                    key.extend_from_slice(&e.lock_round.to_be_bytes());
+                    key.extend_from_slice(&index.to_be_bytes());
+                    self.escrows.insert(key, &[]).map_err(storage)?;
+                }
                 if let Some(old) = c.supersedes {
                     self.update_commitment(old, |prev| prev.superseded_by = Some(index))?;
                 }
@@ -569,7 +721,12 @@ impl Registry {
                     location: r.location.clone(),
                     matches_commitment: r.matches_commitment.unwrap_or(true),
                 };
+                let invalid_escrow =
+                    r.revealed_by == RevealedBy::Escrow && !record.matches_commitment;
                 self.update_commitment(r.commitment, |c| {
+                    if invalid_escrow && c.escrow_invalid.is_none() {
+                        c.escrow_invalid = Some(index);
+                    }
                     if c.reveal
                         .as_ref()
                         .is_none_or(|prev| !prev.matches_commitment)

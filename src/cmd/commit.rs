@@ -47,6 +47,23 @@ pub struct Args {
     /// Where to save the commitment's proof (default: <name>-<version>.tlog-proof).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also deposit the model encrypted in a timelocked escrow that opens by itself when the
+    /// embargo ends, whether or not the platform reveals: `tlock`.
+    #[arg(long, value_name = "SCHEME", value_parser = ["tlock"])]
+    escrow: Option<String>,
+    /// The drand chain the escrow is locked to: `quicknet`, or a chain info JSON file (what
+    /// drand serves at /<chain hash>/info). The log must follow it (GET /v1/beacon).
+    #[arg(long, default_value = "quicknet", requires = "escrow")]
+    beacon: String,
+    /// K: how many trustees' shares also open the escrow (with --trustee, once per trustee).
+    #[arg(long = "trustees", value_name = "K", requires = "escrow")]
+    trustees: Option<u8>,
+    /// A trustee's verifier key (repeatable, at most 64).
+    #[arg(long = "trustee", value_name = "VKEY", requires = "trustees")]
+    trustee: Vec<PublicKey>,
+    /// Keep the ciphertext in this file (default: a temporary file, removed once deposited).
+    #[arg(long, requires = "escrow")]
+    escrow_out: Option<PathBuf>,
 }
 
 fn guess_format(path: &Path) -> String {
@@ -74,6 +91,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let manifest =
         tokio::task::spawn_blocking(move || super::digest::digest_with_progress(&path)).await??;
     let digest = manifest.digest().to_hex();
+    let sealed = match &a.escrow {
+        None => None,
+        Some(_) => Some(seal(&a, &manifest, reveal_at).await?),
+    };
     let predicate = ModelCommitment {
         platform: a.platform.unwrap_or_else(|| key.name().to_owned()),
         model: ModelInfo {
@@ -86,7 +107,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         reveal_at,
         purpose: a.purpose,
         supersedes: a.supersedes,
-        escrow: None,
+        escrow: sealed.as_ref().map(|(e, _)| e.clone()),
     };
     let st = statement(
         Kind::ModelCommitment,
@@ -119,6 +140,54 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         reveal_at.to_rfc3339(),
         out.display()
     );
+    if let Some((e, file)) = &sealed {
+        super::escrow::deposit_file(&client, answer.index, file).await?;
+        eprintln!(
+            "escrow: opens with round {} of chain {} (at or after {}){}",
+            e.lock_round,
+            e.chain_hash,
+            reveal_at.to_rfc3339(),
+            match e.threshold {
+                Some(k) => format!(", or with {k} of its {} trustees' shares", e.trustees.len()),
+                None => String::new(),
+            }
+        );
+        if a.escrow_out.is_none() {
+            let _ = std::fs::remove_file(file);
+        }
+    }
     println!("{}", answer.index);
     Ok(())
+}
+
+/// Seals the model for `--escrow`: returns the escrow for the commitment and the ciphertext.
+async fn seal(
+    a: &Args,
+    manifest: &embargo::digest::Manifest,
+    reveal_at: DateTime<Utc>,
+) -> anyhow::Result<(embargo::predicate::Escrow, PathBuf)> {
+    let chain = super::escrow::chain_from_flag(&a.beacon)?;
+    let trustees = super::escrow::trustees_from_flags(a.trustees, &a.trustee)?;
+    let lock = embargo::escrow::Lock {
+        round: chain.round_at(reveal_at),
+        chain,
+        trustees,
+    };
+    let out = a.escrow_out.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("embargo-escrow-{:016x}.age", rand::random::<u64>()))
+    });
+    let (model, manifest, file) = (a.path.clone(), manifest.clone(), out.clone());
+    let trustee_keys = a.trustee.clone();
+    let started = std::time::Instant::now();
+    let escrow = tokio::task::spawn_blocking(move || {
+        super::escrow::seal_model(&model, &manifest, &lock, &trustee_keys, &file)
+    })
+    .await??;
+    eprintln!(
+        "sealed the model into a {}-byte escrow ({}) in {:.1}s",
+        escrow.ciphertext_size,
+        escrow.ciphertext_digest,
+        started.elapsed().as_secs_f64()
+    );
+    Ok((escrow, out))
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod commit;
 pub mod digest;
+pub mod escrow;
 pub mod fetch;
 pub mod keygen;
 pub mod party;

@@ -1,9 +1,10 @@
 use anyhow::Context;
+use embargo::escrow::Chain;
 use embargo::log::Log;
 use embargo::note::{KeyPair, PublicKey};
 use embargo::registry::Policy;
 use embargo::sequencer::Sequencer;
-use embargo::server::{router, AppState};
+use embargo::server::{router, watch_beacons, AppState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +40,18 @@ pub struct Args {
     /// the operator API is disabled).
     #[arg(long)]
     operator_token_file: Option<PathBuf>,
+    /// A drand chain escrows may also be locked to, as a chain info JSON file (repeatable;
+    /// quicknet is always followed).
+    #[arg(long = "beacon-chain", value_name = "FILE")]
+    beacon_chains: Vec<PathBuf>,
+    /// A drand HTTP endpoint the log fetches round signatures from, to open escrows by itself
+    /// (repeatable, tried in order; e.g. https://api.drand.sh). Without one, escrows open when
+    /// someone posts the signature (POST /v1/beacon).
+    #[arg(long = "drand-url", value_name = "URL")]
+    drand_urls: Vec<String>,
+    /// How often the log looks for escrows whose round has come, with --drand-url.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    beacon_poll: Duration,
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -74,10 +87,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.min_embargo > a.max_embargo {
         anyhow::bail!("--min-embargo is longer than --max-embargo");
     }
+    let mut beacons = vec![Chain::quicknet()];
+    for file in &a.beacon_chains {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the beacon chain {}", file.display()))?;
+        let chain = Chain::from_info_json(&text)
+            .with_context(|| format!("{} is not a usable drand chain", file.display()))?;
+        if !beacons.iter().any(|b| b.chain_hash == chain.chain_hash) {
+            beacons.push(chain);
+        }
+    }
     let policy = Policy {
         min_embargo: chrono_duration(a.min_embargo),
         max_embargo: chrono_duration(a.max_embargo),
         grace: chrono_duration(a.grace),
+        beacons,
     };
     let operator_token = operator_token(&a)?;
     let key = KeyPair::read_file(&a.key)?;
@@ -96,6 +120,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         revealing: Default::default(),
         admin: Default::default(),
     });
+    let (drand_urls, beacon_poll) = (a.drand_urls.clone(), a.beacon_poll);
     super::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
@@ -113,6 +138,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             cp.size()
         );
         eprintln!("embargo: vkey {}", log.key().public());
+        tokio::spawn(watch_beacons(state.clone(), drand_urls, beacon_poll));
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await

@@ -34,7 +34,7 @@ fn line(c: &CommitmentView) -> String {
     format!(
         "{:>8}  {:<9} {:<20} {}@{}  {}",
         m.index,
-        format!("{:?}", c.status).to_lowercase(),
+        c.status.to_string(),
         m.platform,
         m.model.name,
         m.model.version,

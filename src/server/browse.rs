@@ -187,6 +187,9 @@ pub struct StatusCounts {
     pub revealed_on_time: u64,
     pub revealed_late: u64,
     pub overdue: u64,
+    /// Escrows that opened to other bytes than the committed model, or did not open.
+    #[serde(default)]
+    pub escrow_invalid: u64,
 }
 
 impl StatusCounts {
@@ -196,6 +199,7 @@ impl StatusCounts {
             Status::Sealed => self.sealed += 1,
             Status::Due => self.due += 1,
             Status::Overdue => self.overdue += 1,
+            Status::EscrowInvalid => self.escrow_invalid += 1,
             Status::Revealed => {
                 self.revealed += 1;
                 if c.reveal.as_ref().is_some_and(|r| r.on_time) {
@@ -597,10 +601,7 @@ async fn party(
             .registry
             .commitments(Some(&p.name), None, None, MAX_LIST, now)?
             .into_iter()
-            .map(|c| super::CommitmentView {
-                status: c.status(now),
-                commitment: c,
-            })
+            .map(|c| super::CommitmentView::new(&s, c, now))
             .collect();
         let mut audits: Vec<AuditRow> = st
             .audit_rows
@@ -667,10 +668,7 @@ async fn search(
             parties: Vec::new(),
             truncated: false,
         };
-        let view = |c: Commitment| super::CommitmentView {
-            status: c.status(now),
-            commitment: c,
-        };
+        let view = |c: Commitment| super::CommitmentView::new(&s, c, now);
         let index = query.strip_prefix('#').unwrap_or(&query);
         if let Ok(i) = index.parse::<u64>() {
             if i < s.log.size() {

@@ -30,6 +30,23 @@ pub struct CommitmentView {
     #[serde(flatten)]
     pub commitment: Commitment,
     pub status: Status,
+    /// For an escrowed commitment: whether the log holds its ciphertext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escrow_deposited: Option<bool>,
+}
+
+impl CommitmentView {
+    /// `c` as of `now`, as the log `s` holds it.
+    pub(crate) fn new(s: &AppState, c: Commitment, now: DateTime<Utc>) -> CommitmentView {
+        CommitmentView {
+            status: c.status(now),
+            escrow_deposited: c
+                .escrow
+                .is_some()
+                .then(|| super::escrow::deposited(s.log.blobs(), &c)),
+            commitment: c,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -70,15 +87,12 @@ pub(crate) async fn list(
         now,
         commitments: found
             .into_iter()
-            .map(|c| CommitmentView {
-                status: c.status(now),
-                commitment: c,
-            })
+            .map(|c| CommitmentView::new(&s, c, now))
             .collect(),
     }))
 }
 
-fn find(s: &AppState, raw: &str) -> Result<Commitment, ApiError> {
+pub(crate) fn find(s: &AppState, raw: &str) -> Result<Commitment, ApiError> {
     let index = parse_index(raw, "the commitment index")?;
     s.log.registry.commitment(index)?.ok_or_else(|| {
         ApiError::new(
@@ -94,20 +108,17 @@ pub(crate) async fn show(
     Path(index): Path<String>,
 ) -> Result<Json<CommitmentView>, ApiError> {
     let c = find(&s, &index)?;
-    Ok(Json(CommitmentView {
-        status: c.status(Utc::now()),
-        commitment: c,
-    }))
+    Ok(Json(CommitmentView::new(&s, c, Utc::now())))
 }
 
 /// Marks a commitment as being revealed; released on drop.
-struct RevealGuard<'a> {
+pub(crate) struct RevealGuard<'a> {
     s: &'a AppState,
     index: u64,
 }
 
 impl<'a> RevealGuard<'a> {
-    fn acquire(s: &'a AppState, index: u64) -> Result<Self, ApiError> {
+    pub(crate) fn acquire(s: &'a AppState, index: u64) -> Result<Self, ApiError> {
         if !s.revealing.lock().unwrap().insert(index) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -181,7 +192,7 @@ fn stream_error(e: StreamError, c: &Commitment) -> ApiError {
 pub const UPLOAD_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Ends a body stream with an error if no chunk arrives within [`UPLOAD_IDLE_TIMEOUT`].
-fn idle_timeout<S>(
+pub(crate) fn idle_timeout<S>(
     stream: S,
 ) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>>
 where
@@ -317,6 +328,7 @@ pub(crate) async fn reveal(
         location: format!("v1/commitments/{}/model", c.index),
         total_size: c.model.total_size,
         matches_commitment: Some(true),
+        escrow: None,
     };
     let st = statement(
         Kind::Reveal,

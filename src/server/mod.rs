@@ -9,12 +9,17 @@
 mod audits;
 mod browse;
 mod commitments;
+mod escrow;
 mod parties;
 mod submit;
 mod web;
 
 pub use audits::{AuditList, AuditView, StoredReport};
 pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
+pub use escrow::{
+    watch_beacons, Chains, Deposited, Opened, OpenedEscrow, RoundSignature, ShareAnswer, SharePost,
+    Skipped,
+};
 pub use parties::{KeyChange, NewParty};
 use submit::bad_request;
 pub use submit::SubmitResponse;
@@ -76,6 +81,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/commitments/{index}", get(commitments::show))
         .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
         .route("/v1/commitments/{index}/model", get(commitments::model))
+        // Timelocked escrows: deposit, download, opening by beacon or by trustees.
+        .merge(escrow::routes())
         // The website (`/`, its pages and assets) and the read-only views it uses.
         .merge(browse::routes())
         // Full audit reports, linked from the commitments they audit.
@@ -163,6 +170,13 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message for a person.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (
@@ -220,6 +234,11 @@ impl From<AdmitError> for ApiError {
             AdmitError::AlreadySuperseded(..) => (StatusCode::CONFLICT, "already_superseded"),
             AdmitError::NotRevealed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_revealed"),
             AdmitError::DigestMismatch(..) => (StatusCode::UNPROCESSABLE_ENTITY, "digest_mismatch"),
+            AdmitError::UnknownBeacon { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unknown_beacon")
+            }
+            AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
+            AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
             AdmitError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiError::new(status, code, e.to_string())

@@ -161,10 +161,20 @@ pub(crate) async fn submit(
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.
     let key = dedup_key(&canonical);
     if let Some(index) = s.log.find_duplicate(&key)? {
-        return answer_duplicate(&s, index);
+        return Ok(respond(answer_duplicate(&s, index)?));
     }
     let effect = admit(&s, &envelope, &canonical)?;
-    sequence(&s, canonical.into(), key, effect).await
+    Ok(respond(sequence(&s, canonical.into(), key, effect).await?))
+}
+
+/// 201 for a new entry, 200 for a duplicate, with the entry and its proof.
+fn respond(answer: SubmitResponse) -> Response {
+    let status = if answer.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(answer)).into_response()
 }
 
 /// Signs `statement` with the log's own key and appends it (registrations, reveals).
@@ -173,6 +183,15 @@ pub(crate) async fn append_as_log(
     kind: Kind,
     statement: serde_json::Value,
 ) -> Result<Response, ApiError> {
+    Ok(respond(log_statement(s, kind, statement).await?))
+}
+
+/// Signs `statement` with the log's own key, appends it and returns the log's answer.
+pub(crate) async fn log_statement(
+    s: &AppState,
+    kind: Kind,
+    statement: serde_json::Value,
+) -> Result<SubmitResponse, ApiError> {
     let typed = TypedStatement::parse(kind, &statement).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -194,7 +213,7 @@ async fn append(
     s: &AppState,
     canonical: String,
     effect: Option<Effect>,
-) -> Result<Response, ApiError> {
+) -> Result<SubmitResponse, ApiError> {
     let key = dedup_key(&canonical);
     if let Some(index) = s.log.find_duplicate(&key)? {
         return answer_duplicate(s, index);
@@ -208,7 +227,7 @@ async fn sequence(
     canonical: Arc<str>,
     key: [u8; 32],
     effect: Option<Effect>,
-) -> Result<Response, ApiError> {
+) -> Result<SubmitResponse, ApiError> {
     let sequenced = s
         .sequencer
         .submit(Submission {
@@ -224,24 +243,22 @@ async fn sequence(
     let proof = s
         .log
         .inclusion_proof_in(&sequenced.snapshot, sequenced.index, None)?;
-    let body = SubmitResponse {
+    Ok(SubmitResponse {
         index: sequenced.index,
         duplicate: false,
         entry: encode_leaf(&sequenced.logged_at, &canonical),
         tlog_proof: proof.to_text(),
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    })
 }
 
 /// Answers a duplicate with the original entry, read back from the log.
-fn answer_duplicate(s: &AppState, index: u64) -> Result<Response, ApiError> {
+fn answer_duplicate(s: &AppState, index: u64) -> Result<SubmitResponse, ApiError> {
     let proof = s.log.inclusion_proof(index, None)?;
     let entry = s.log.entry(index)?;
-    let body = SubmitResponse {
+    Ok(SubmitResponse {
         index,
         duplicate: true,
         entry: String::from_utf8_lossy(&entry).into_owned(),
         tlog_proof: proof.to_text(),
-    };
-    Ok((StatusCode::OK, Json(body)).into_response())
+    })
 }

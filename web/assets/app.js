@@ -153,6 +153,7 @@ export function countdown(until, { onZero, prefix = '' } = {}) {
 // The status at the log's current time (as the server computes it).
 export function statusAt(c, t = now()) {
   if (c.reveal && c.reveal.matches_commitment) return 'revealed';
+  if (c.escrow_invalid != null) return 'escrow-invalid';
   if (t < Date.parse(c.reveal_at)) return 'sealed';
   if (t < Date.parse(c.overdue_at)) return 'due';
   return 'overdue';
@@ -165,6 +166,7 @@ const LABELS = {
   revealed: ['Revealed', '\u2713'],
   'revealed-late': ['Revealed late', '\u2713'],
   overdue: ['Overdue', '\u26A0'],
+  'escrow-invalid': ['Escrow invalid', '\u2716'],
 };
 
 export function badge(status, c = null) {
@@ -186,6 +188,8 @@ export function nextEvent(c, onChange) {
       return h('span', { class: 'when' }, 'overdue in ', countdown(c.overdue_at, { onZero: onChange }));
     case 'revealed':
       return h('span', { class: 'when' }, c.reveal.on_time ? 'revealed on time, ' : 'revealed late, ', timeEl(c.reveal.logged_at));
+    case 'escrow-invalid':
+      return h('span', { class: 'when' }, 'the escrow did not hold the committed model');
     default:
       return h('span', { class: 'when' }, 'overdue since ', timeEl(c.overdue_at));
   }

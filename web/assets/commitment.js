@@ -30,6 +30,8 @@ function hero(c, rerender) {
     parts.push(h('p', { class: 'hero-countdown' }, 'Reveal in ', countdown(c.reveal_at, { onZero: rerender }), h('span', { class: 'muted small' }, ` (on ${date(c.reveal_at)})`)));
   } else if (s === 'due') {
     parts.push(h('p', { class: 'hero-countdown' }, 'Due since ', timeEl(c.reveal_at), '; overdue in ', countdown(c.overdue_at, { onZero: rerender })));
+  } else if (s === 'escrow-invalid') {
+    parts.push(h('p', {}, 'The escrow opened to other bytes than the committed model, or did not open (', h('a', { href: `/entries/${c.escrow_invalid}` }, `entry #${c.escrow_invalid}`), ' holds the evidence): public proof the platform did not deposit what it committed to.'));
   } else if (s === 'revealed') {
     parts.push(h('p', {}, `Revealed ${c.reveal.on_time ? 'on time' : 'late'}, `, timeEl(c.reveal.logged_at), ` by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}.`));
   } else {
@@ -55,6 +57,9 @@ function timeline(c, d) {
   }
   const revealAt = Date.parse(c.reveal_at);
   events.push({ at: c.reveal_at, cls: t >= revealAt ? 'done' : 'future', what: 'Reveal date', detail: t >= revealAt ? 'the embargo ended' : 'the embargo ends' });
+  if (c.escrow_invalid != null) {
+    events.push({ at: c.reveal_at, cls: 'bad', what: 'Escrow invalid', detail: ['the escrow did not open to the committed model (', entry(c.escrow_invalid), ')'] });
+  }
   if (c.reveal && c.reveal.matches_commitment) {
     events.push({ at: c.reveal.logged_at, cls: c.reveal.on_time ? 'good' : 'bad', what: c.reveal.on_time ? 'Revealed on time' : 'Revealed late',
       detail: [`by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}; the bytes hash to the committed digest (`, entry(c.reveal.index), ')'] });
@@ -253,7 +258,9 @@ function render(d) {
       ['Overdue after', [timeEl(c.overdue_at), h('span', { class: 'muted' }, ' (the end of the grace period)')]],
       c.supersedes != null && ['Replaces', h('a', { href: `/commitments/${c.supersedes}` }, `commitment #${c.supersedes}`)],
       c.superseded_by != null && ['Replaced by', h('a', { href: `/commitments/${c.superseded_by}` }, `commitment #${c.superseded_by}`)],
-      c.escrow && ['Escrow', `${c.escrow.scheme}${c.escrow.lock_round != null ? `, drand round ${num(c.escrow.lock_round)}` : ''}`],
+      c.escrow && ['Escrow', [`${c.escrow.scheme}${c.escrow.lock_round != null ? `, drand round ${num(c.escrow.lock_round)}` : ''}`,
+        c.escrow.trustees && c.escrow.trustees.length ? `, or ${c.escrow.threshold} of ${c.escrow.trustees.length} trustees` : '',
+        c.escrow_deposited === false ? h('span', { class: 'muted' }, ' (ciphertext not deposited yet)') : [' \u00b7 ', h('a', { href: `/v1/commitments/${c.index}/escrow` }, `ciphertext (${bytes(c.escrow.ciphertext_size)})`)]]],
     ]),
     h('h2', {}, 'Timeline'),
     timeline(c, d),

@@ -1,0 +1,398 @@
+//! `embargo escrow ...`: trustees post their shares, anyone posts a round signature, a
+//! platform retries a deposit; and a local test beacon for demos and tests. Also the sealing
+//! step `embargo commit --escrow tlock` uses.
+
+use anyhow::{bail, Context};
+use base64::prelude::{Engine, BASE64_STANDARD};
+use embargo::client::{file_body, Client};
+use embargo::digest::{FileHasher, Manifest};
+use embargo::escrow::{self, Chain, Lock, TestBeacon, Trustees};
+use embargo::note::{KeyPair, PublicKey};
+use embargo::predicate::{hex, Escrow, Trustee, ESCROW_SCHEME};
+use embargo::registry::share_request_message;
+use embargo::server::{RoundSignature, SharePost};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// As a trustee: decrypt your share of an escrow and post it to the log (after reveal_at).
+    Share(ShareArgs),
+    /// Hand the log a drand round signature; it opens the escrows locked to that round.
+    Beacon(BeaconArgs),
+    /// Deposit (or re-deposit) an escrow's ciphertext, e.g. after `commit --escrow` failed to.
+    Deposit(DepositArgs),
+    /// A local drand-style beacon for demos and tests (a BLS key on your disk: not a timelock).
+    #[command(subcommand)]
+    TestBeacon(TestBeaconCommand),
+}
+
+#[derive(clap::Args)]
+pub struct ShareArgs {
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The escrowed commitment's index.
+    #[arg(long)]
+    commitment: u64,
+    /// The trustee's private key.
+    #[arg(long)]
+    key: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct BeaconArgs {
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The round.
+    #[arg(long)]
+    round: u64,
+    /// The round's BLS signature, hex (as drand's /public/<round> serves it).
+    #[arg(long)]
+    signature: String,
+    /// The chain's hash, hex (default: quicknet).
+    #[arg(long)]
+    chain: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DepositArgs {
+    /// The ciphertext file (`commit --escrow-out` keeps it).
+    file: PathBuf,
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The escrowed commitment's index.
+    #[arg(long)]
+    commitment: u64,
+}
+
+#[derive(clap::Subcommand)]
+pub enum TestBeaconCommand {
+    /// Make a beacon: writes <dir>/chain.json (drand chain info) and <dir>/beacon.secret.
+    New {
+        /// Where to write the beacon.
+        dir: PathBuf,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 3)]
+        period: u64,
+    },
+    /// Print a round's signature as drand serves it: {"round": R, "signature": "<hex>"}.
+    Sign {
+        /// The beacon directory `new` wrote.
+        dir: PathBuf,
+        /// The round to sign.
+        #[arg(long)]
+        round: u64,
+    },
+}
+
+pub async fn run(c: Command) -> anyhow::Result<()> {
+    match c {
+        Command::Share(a) => share(a).await,
+        Command::Beacon(a) => beacon(a).await,
+        Command::Deposit(a) => deposit(a).await,
+        Command::TestBeacon(t) => test_beacon(t),
+    }
+}
+
+/// The chain `--beacon` names: `quicknet`, or a chain info JSON file.
+pub fn chain_from_flag(flag: &str) -> anyhow::Result<Chain> {
+    if flag == "quicknet" {
+        return Ok(Chain::quicknet());
+    }
+    let text = std::fs::read_to_string(flag).with_context(|| {
+        format!("--beacon {flag:?} is neither \"quicknet\" nor a readable chain info file")
+    })?;
+    Chain::from_info_json(&text).with_context(|| format!("{flag} is not a usable drand chain"))
+}
+
+/// A writer that hashes what passes through it into the ciphertext's chunk-tree root.
+struct Hashing<W> {
+    inner: W,
+    hasher: FileHasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Seals the model stream of `model` into `out` for `lock`, and describes the escrow for the
+/// commitment. Streams: memory stays constant whatever the model's size.
+pub fn seal_model(
+    model: &Path,
+    manifest: &Manifest,
+    lock: &Lock,
+    trustee_keys: &[PublicKey],
+    out: &Path,
+) -> anyhow::Result<Escrow> {
+    let file = std::fs::File::create(out)
+        .with_context(|| format!("cannot create the ciphertext file {}", out.display()))?;
+    let mut sink = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: FileHasher::new(),
+    };
+    let (reader, mut writer) = io::pipe().context("cannot make a pipe")?;
+    let sealed = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut w = BufWriter::with_capacity(1 << 20, &mut writer);
+            embargo::model_stream::write_stream(model, manifest, &mut w)?;
+            w.flush()
+        });
+        let sealed = escrow::seal(
+            lock,
+            io::BufReader::with_capacity(1 << 20, reader),
+            &mut sink,
+        );
+        let produced = producer.join().expect("the model reader panicked");
+        produced.with_context(|| format!("reading the model {}", model.display()))?;
+        sealed.context("sealing the model")
+    })?;
+    sink.flush()
+        .and_then(|()| sink.inner.get_ref().sync_all())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let size = std::fs::metadata(out)?.len();
+    let (root, _) = sink.hasher.finish();
+    let trustees = trustee_keys
+        .iter()
+        .zip(&sealed.shares)
+        .map(|(key, share)| Trustee {
+            key: key.clone(),
+            share: BASE64_STANDARD.encode(&share.ciphertext),
+            share_digest: hex(&share.share_digest),
+        })
+        .collect();
+    Ok(Escrow {
+        scheme: ESCROW_SCHEME.into(),
+        ciphertext_digest: format!("sha3-256:{}", hex(&root)),
+        ciphertext_size: size,
+        lock_round: lock.round,
+        chain_hash: hex(&lock.chain.chain_hash),
+        threshold: lock.trustees.as_ref().map(|t| t.threshold as u32),
+        trustees,
+    })
+}
+
+/// The trustees `--trustees K --trustee VKEY...` name.
+pub fn trustees_from_flags(k: Option<u8>, keys: &[PublicKey]) -> anyhow::Result<Option<Trustees>> {
+    match (k, keys.len()) {
+        (None, 0) => Ok(None),
+        (None, _) => bail!("--trustee needs --trustees K: how many of them open the escrow"),
+        (Some(_), 0) => bail!("--trustees K needs the trustees: --trustee VKEY, once per trustee"),
+        (Some(k), n) if k == 0 || k as usize > n => {
+            bail!("--trustees {k} must be between 1 and the {n} trustees given")
+        }
+        (Some(k), _) => Ok(Some(Trustees {
+            threshold: k,
+            keys: keys.iter().map(|k| *k.ed25519()).collect(),
+        })),
+    }
+}
+
+async fn share(a: ShareArgs) -> anyhow::Result<()> {
+    let key = KeyPair::read_file(&a.key)?;
+    let client = Client::new(&a.log);
+    let view = client.commitment(a.commitment).await?;
+    let c = view.commitment;
+    let Some(e) = &c.escrow else {
+        bail!("commitment {} has no escrow", c.index);
+    };
+    let me = key.public().key_ref();
+    let Some(t) = e.trustees.iter().find(|t| t.key.key_ref() == me) else {
+        bail!(
+            "{me} is not a trustee of commitment {}'s escrow (its trustees: {})",
+            c.index,
+            e.trustees
+                .iter()
+                .map(|t| t.key.key_ref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let encrypted = escrow::EncryptedShare {
+        trustee: *t.key.ed25519(),
+        ciphertext: BASE64_STANDARD
+            .decode(&t.share)
+            .context("the commitment's encrypted share is not base64")?,
+        share_digest: hex32(&t.share_digest)
+            .context("the commitment's share digest is not 64 hex digits")?,
+    };
+    let share = escrow::decrypt_share(&encrypted, key.ed25519())
+        .context("cannot decrypt your share with this key")?;
+    if hex(&share.digest()) != t.share_digest {
+        bail!(
+            "your share decrypts, but its digest is not the one commitment {} published: the platform gave you a bad share; keep this as evidence",
+            c.index
+        );
+    }
+    let msg = share_request_message(
+        client_origin(&client).await?.as_str(),
+        c.index,
+        &t.share_digest,
+    );
+    let post = SharePost {
+        trustee: me.clone(),
+        share: share.to_text(),
+        signature: BASE64_STANDARD.encode(key.sign(&msg)),
+    };
+    let answer = client.post_share(c.index, &post).await?;
+    match answer.opened {
+        Some(o) if o.matches_commitment => eprintln!(
+            "share posted; with {} of {} shares the escrow opened: commitment {} revealed by escrow at entry {}",
+            answer.shares_posted, answer.threshold, c.index, o.reveal.index
+        ),
+        Some(o) => eprintln!(
+            "share posted; the escrow opened but NOT to the committed model: logged as escrow-invalid at entry {}",
+            o.reveal.index
+        ),
+        None => eprintln!(
+            "share posted: {} of {} shares are in; the escrow opens at {}",
+            answer.shares_posted, answer.threshold, answer.threshold
+        ),
+    }
+    Ok(())
+}
+
+async fn client_origin(client: &Client) -> anyhow::Result<String> {
+    Ok(client.info().await?.origin)
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    let v: Vec<u8> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    v.try_into().ok()
+}
+
+async fn beacon(a: BeaconArgs) -> anyhow::Result<()> {
+    let client = Client::new(&a.log);
+    let opened = client
+        .post_beacon(&RoundSignature {
+            round: a.round,
+            signature: a.signature.trim().to_owned(),
+            chain_hash: a.chain,
+        })
+        .await?;
+    for o in &opened.opened {
+        if o.matches_commitment {
+            eprintln!(
+                "commitment {}: revealed by escrow at entry {}",
+                o.commitment, o.reveal.index
+            );
+        } else {
+            eprintln!(
+                "commitment {}: ESCROW INVALID (it does not open to the committed model), logged at entry {}",
+                o.commitment, o.reveal.index
+            );
+        }
+    }
+    for s in &opened.skipped {
+        eprintln!("commitment {}: not opened: {}", s.commitment, s.reason);
+    }
+    println!("{}", serde_json::to_string_pretty(&opened)?);
+    Ok(())
+}
+
+async fn deposit(a: DepositArgs) -> anyhow::Result<()> {
+    let client = Client::new(&a.log);
+    deposit_file(&client, a.commitment, &a.file).await
+}
+
+/// Uploads a ciphertext file for commitment `index`.
+pub async fn deposit_file(client: &Client, index: u64, file: &Path) -> anyhow::Result<()> {
+    // The log answers a deposit it already holds without reading the body: ask first.
+    if client.commitment(index).await?.escrow_deposited == Some(true) {
+        eprintln!("escrow of commitment {index}: the log already holds its ciphertext");
+        return Ok(());
+    }
+    let (body, len) = file_body(file)
+        .await
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let d = client
+        .deposit_escrow(index, body, len)
+        .await
+        .with_context(|| {
+            format!(
+                "the escrow was not deposited; retry with `embargo escrow deposit {} --log {} --commitment {index}`",
+                file.display(),
+                client.base()
+            )
+        })?;
+    eprintln!(
+        "escrow of commitment {index} deposited ({} bytes, {}){}",
+        d.ciphertext_size,
+        d.ciphertext_digest,
+        if d.stored {
+            ""
+        } else {
+            "; the log already held it"
+        }
+    );
+    Ok(())
+}
+
+fn test_beacon(c: TestBeaconCommand) -> anyhow::Result<()> {
+    match c {
+        TestBeaconCommand::New { dir, period } => {
+            std::fs::create_dir_all(&dir)?;
+            let now = chrono::Utc::now().timestamp() as u64;
+            // Genesis a little in the past, so round numbers are small and positive now.
+            let b = TestBeacon::generate(now.saturating_sub(period * 10), period);
+            let chain = b.chain();
+            std::fs::write(dir.join("chain.json"), chain.to_info_json())?;
+            write_secret(&dir.join("beacon.secret"), &b.to_secret_hex())?;
+            eprintln!(
+                "test beacon {} (period {period}s) in {}: serve it with `embargo serve --beacon-chain {}`",
+                hex(&chain.chain_hash),
+                dir.display(),
+                dir.join("chain.json").display()
+            );
+            Ok(())
+        }
+        TestBeaconCommand::Sign { dir, round } => {
+            let b = read_beacon(&dir)?;
+            let out = RoundSignature {
+                round,
+                signature: hex(&b.sign(round)),
+                chain_hash: Some(hex(&b.chain().chain_hash)),
+            };
+            println!("{}", serde_json::to_string(&out)?);
+            Ok(())
+        }
+    }
+}
+
+fn read_beacon(dir: &Path) -> anyhow::Result<TestBeacon> {
+    let secret = std::fs::read_to_string(dir.join("beacon.secret")).with_context(|| {
+        format!(
+            "no test beacon in {} (make one with `embargo escrow test-beacon new`)",
+            dir.display()
+        )
+    })?;
+    let chain = std::fs::read_to_string(dir.join("chain.json"))?;
+    let chain = Chain::from_info_json(&chain)?;
+    TestBeacon::from_secret_hex(secret.trim(), chain.genesis_time, chain.period)
+        .context("the beacon secret is malformed")
+}
+
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
