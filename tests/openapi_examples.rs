@@ -1418,6 +1418,12 @@ const SCENARIO: &[(&str, &[&str])] = &[
         ],
     ),
     ("putAuditReport", &["digestMismatch", "noSuchAudit"]),
+    ("depositEscrow", &["noEscrow", "noSuchCommitment"]),
+    ("postEscrowShare", &["noEscrow"]),
+    (
+        "postBeacon",
+        &["noEscrowForRound", "wrongRound", "unknownBeacon", "badHex"],
+    ),
     (
         "changePartyKeys",
         &[

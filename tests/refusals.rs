@@ -1027,6 +1027,7 @@ async fn registration_and_reveal_statements_submitted_by_anyone_are_refused_as_l
             location: format!("v1/commitments/{index}/model"),
             total_size: m.total_size(),
             matches_commitment: Some(true),
+            escrow: None,
         },
     );
     let before = s.state().await;

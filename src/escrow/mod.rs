@@ -10,7 +10,7 @@
 //! This module tree owns: drand chain info and BLS round-signature
 //! verification ([`beacon`]), the tlock stanza ([`tlock`]), Shamir secret
 //! sharing ([`shamir`]), trustee shares ([`trustee`]) and streaming
-//! seal/open ([`seal`]).
+//! seal/open ([`seal`](mod@seal)).
 //!
 //! It never touches the network, the filesystem or a clock: every function is
 //! pure over bytes, `Read` and `Write`. Fetching beacons, storing files and

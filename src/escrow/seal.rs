@@ -15,7 +15,8 @@
 
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::iter;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::VerifyingKey;
 use rand::rngs::OsRng;
@@ -33,6 +34,9 @@ use crate::escrow::EscrowError;
 
 /// I/O buffer for sealing and for reading ciphertext (four age chunks).
 const IO_BUF: usize = 256 * 1024;
+/// Ciphertext read buffer: at most one age chunk (64 KiB + 16), so that
+/// `BufReader` hands whole-chunk reads straight to the source instead of copying.
+const READ_BUF: usize = 64 * 1024;
 
 /// How an escrow opens: a drand round, and optionally K-of-N trustees.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,31 +160,80 @@ fn copy_buffered<R: Read, W: Write>(src: &mut R, dst: &mut W) -> io::Result<u64>
 }
 
 /// Ciphertext input, binary or ASCII-armored (detected from the first bytes).
-enum Input<R: Read> {
+enum Source<R: Read> {
     Binary(BufReader<io::Chain<Cursor<Vec<u8>>, R>>),
     Armored(age::armor::ArmoredReader<BufReader<io::Chain<Cursor<Vec<u8>>, R>>>),
 }
 
+/// The largest age header accepted (ours are well under 1 KiB). age reads header
+/// lines with an unbounded `read_until`, so without this cap a hostile "header"
+/// line of gigabytes would be buffered whole.
+const MAX_HEADER: u64 = 64 * 1024;
+const UNLIMITED: u64 = u64::MAX;
+
+/// [`Source`] with a byte budget that is enforced while age parses the header and
+/// lifted afterwards (the budget is shared because the `Decryptor` owns the input).
+struct Input<R: Read> {
+    source: Source<R>,
+    budget: Arc<AtomicU64>,
+}
+
+impl<R: Read> Input<R> {
+    fn over_budget() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the age header is longer than {MAX_HEADER} bytes"),
+        )
+    }
+
+    fn budget(&self) -> u64 {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    fn spend(&self, n: usize) {
+        let b = self.budget();
+        if b != UNLIMITED {
+            self.budget
+                .store(b.saturating_sub(n as u64), Ordering::Relaxed);
+        }
+    }
+}
+
 impl<R: Read> Read for Input<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Input::Binary(r) => r.read(buf),
-            Input::Armored(r) => r.read(buf),
+        let budget = self.budget();
+        let limit = usize::try_from(budget).unwrap_or(usize::MAX).min(buf.len());
+        if budget == 0 && !buf.is_empty() {
+            return Err(Self::over_budget());
         }
+        let n = match &mut self.source {
+            Source::Binary(r) => r.read(&mut buf[..limit])?,
+            Source::Armored(r) => r.read(&mut buf[..limit])?,
+        };
+        self.spend(n);
+        Ok(n)
     }
 }
 
 impl<R: Read> BufRead for Input<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        match self {
-            Input::Binary(r) => r.fill_buf(),
-            Input::Armored(r) => r.fill_buf(),
+        let budget = self.budget();
+        if budget == 0 {
+            return Err(Self::over_budget());
         }
+        let buf = match &mut self.source {
+            Source::Binary(r) => r.fill_buf()?,
+            Source::Armored(r) => r.fill_buf()?,
+        };
+        let limit = usize::try_from(budget).unwrap_or(usize::MAX).min(buf.len());
+        Ok(&buf[..limit])
     }
+
     fn consume(&mut self, amt: usize) {
-        match self {
-            Input::Binary(r) => r.consume(amt),
-            Input::Armored(r) => r.consume(amt),
+        self.spend(amt);
+        match &mut self.source {
+            Source::Binary(r) => r.consume(amt),
+            Source::Armored(r) => r.consume(amt),
         }
     }
 }
@@ -201,15 +254,23 @@ fn input<R: Read>(mut src: R) -> Result<Input<R>, EscrowError> {
     prefix.truncate(filled);
     let binary = prefix == BINARY_MAGIC;
     let chained = Cursor::new(prefix).chain(src);
-    Ok(if binary {
-        Input::Binary(BufReader::with_capacity(IO_BUF, chained))
+    let source = if binary {
+        Source::Binary(BufReader::with_capacity(READ_BUF, chained))
     } else {
-        Input::Armored(age::armor::ArmoredReader::new(chained))
+        Source::Armored(age::armor::ArmoredReader::new(chained))
+    };
+    Ok(Input {
+        source,
+        budget: Arc::new(AtomicU64::new(MAX_HEADER)),
     })
 }
 
 fn decryptor<R: Read>(src: R) -> Result<age::Decryptor<Input<R>>, EscrowError> {
-    let decryptor = age::Decryptor::new_buffered(input(src)?).map_err(format_error)?;
+    let input = input(src)?;
+    let budget = Arc::clone(&input.budget);
+    let decryptor = age::Decryptor::new_buffered(input).map_err(format_error)?;
+    // Header (and nonce) parsed: stream the payload without a limit.
+    budget.store(UNLIMITED, Ordering::Relaxed);
     if decryptor.is_scrypt() {
         return Err(EscrowError::Format(
             "this is a passphrase-encrypted age file, not an escrow".into(),
@@ -432,6 +493,49 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(e, EscrowError::WrongChain { .. }), "{e}");
+    }
+
+    /// Documents the hazard this module exists to avoid: the reference crates panic
+    /// (tlock 0.0.10 `assert_eq!(U, r*G)`) on a wrong signature, and on a tampered
+    /// stanza even with the right one. If this test starts failing, upstream fixed it.
+    #[test]
+    fn hazard_tlock_age_panics_where_we_return_errors() {
+        let q = Chain::quicknet();
+        let wrong_sig = std::panic::catch_unwind(|| {
+            let mut out = Vec::new();
+            let _ = tlock_age::decrypt(
+                &mut out,
+                GO_ARMORED.as_bytes(),
+                &q.chain_hash,
+                &sig(SIG_1000),
+            );
+        });
+        assert!(
+            wrong_sig.is_err(),
+            "tlock_age no longer panics on a wrong signature"
+        );
+        assert!(open_with_beacon(&q, 12040883, &sig(SIG_1000), GO_ARMORED.as_bytes()).is_err());
+
+        // Right signature, one bit of the stanza body's V flipped.
+        let (mut ct, _) = sealed(&lock(q.clone(), 1000, None), b"x");
+        let body_start = ct.windows(5).position(|w| w == b"e971\n").unwrap() + 5;
+        // Body base64 lines are 64 chars + '\n': char 5 of line 3 encodes V (bytes 96..112).
+        let at = body_start + 2 * 65 + 5;
+        ct[at] = if ct[at] == b'A' { b'B' } else { b'A' };
+        let tampered = ct.clone();
+        let r = std::panic::catch_unwind(move || {
+            let mut out = Vec::new();
+            let _ =
+                tlock_age::decrypt(&mut out, tampered.as_slice(), &q.chain_hash, &sig(SIG_1000));
+        });
+        assert!(
+            r.is_err(),
+            "tlock_age no longer panics on a tampered stanza"
+        );
+        let e = open_with_beacon(&Chain::quicknet(), 1000, &sig(SIG_1000), ct.as_slice())
+            .err()
+            .unwrap();
+        assert!(matches!(e, EscrowError::CorruptStanza(_)), "{e}");
     }
 
     #[test]
@@ -723,6 +827,19 @@ mod tests {
             assert!(open_shares(g).is_err());
             assert!(header(g).is_err());
         }
+    }
+
+    #[test]
+    fn oversized_headers_are_refused_without_buffering_them() {
+        let b = TestBeacon::generate(1_700_000_000, 3);
+        let mut evil = b"age-encryption.org/v1\n-> tlock 1 ".to_vec();
+        evil.extend(std::iter::repeat_n(b'a', 8 << 20));
+        let e = open_with_beacon(&b.chain(), 1, &b.sign(1), evil.as_slice())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("longer than"), "{e}");
+        assert!(header(evil.as_slice()).is_err());
+        assert!(open_with_shares(&[], evil.as_slice()).is_err());
     }
 
     #[test]

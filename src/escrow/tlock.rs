@@ -173,10 +173,13 @@ pub(crate) fn parse_args(stanza: &Stanza) -> Result<(u64, [u8; 32]), String> {
     Ok((round, hash))
 }
 
+/// A stanza's tag and, for tlock stanzas, its parsed `(round, chain hash)`.
+pub(crate) type SeenStanza = (String, Option<Result<(u64, [u8; 32]), String>>);
+
 /// Records every stanza's tag and tlock arguments without unwrapping anything.
 #[derive(Default)]
 pub(crate) struct StanzaRecorder {
-    pub seen: Mutex<Vec<(String, Option<Result<(u64, [u8; 32]), String>>)>>,
+    pub seen: Mutex<Vec<SeenStanza>>,
 }
 
 impl age::Identity for StanzaRecorder {

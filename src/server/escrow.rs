@@ -49,7 +49,7 @@ pub const SHARES: &str = "escrow-share";
 /// How much of a deposit's start is kept to read the age header from.
 const HEADER_PREFIX: usize = 64 * 1024;
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/commitments/{index}/escrow", get(download).put(deposit))
         .route("/v1/commitments/{index}/escrow/shares", post(post_share))
