@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job: start an Embargo log on its embedded default storage (files + sled under
-# ./demo-data) and walk a model through its life: register a platform, commit the model with
-# a short embargo, watch it go sealed -> due, reveal it, fetch and verify it. The log keeps
-# running afterwards, with its URL printed; Ctrl-C stops it.
+# ./demo-data) and walk a model through its life: register a platform and an auditor, commit a
+# real ONNX model with a short embargo and a timelocked escrow, watch it go sealed -> due while
+# the platform does nothing, open the escrow with the beacon's round signature, fetch and
+# verify the model, and run two fairness audits on it with signed, logged reports. The log
+# keeps running afterwards, with its URL printed; Ctrl-C stops it.
 #
 #   EMBARGO_DEMO_PORT=8080   where the log listens
 #   EMBARGO_DEMO_DIR=./demo-data
@@ -13,7 +15,7 @@ root=$PWD
 scripts/setup.sh
 echo "== building embargo (release)"
 cargo build --release --quiet
-bin=$root/target/release/embargo
+bin=${CARGO_TARGET_DIR:-$root/target}/release/embargo
 port=${EMBARGO_DEMO_PORT:-8080}
 dir=${EMBARGO_DEMO_DIR:-$root/demo-data}
 url=http://127.0.0.1:$port
@@ -26,41 +28,50 @@ export EMBARGO_STATE=$dir/client-state.json
 step() { printf '\n== %s\n' "$*"; }
 show() { printf '$ %s\n' "$*" | sed "s#$bin#embargo#g"; "$@"; }
 
-step "keys: one for the log (its name is the log's origin), one for the platform"
+step "keys: one for the log (its name is the log's origin), the platform, an auditor, three trustees"
 log_vkey=$($bin keygen --name localhost/embargo-demo --out log.key)
 platform_vkey=$($bin keygen --name social.example --out platform.key)
+auditor_vkey=$($bin keygen --name audits.example --out auditor.key)
+trustees=()
+for t in 1 2 3; do trustees+=(--trustee "$($bin keygen --name trustee-$t.example --out trustee-$t.key)"); done
 echo "log vkey:      $log_vkey"
 echo "platform vkey: $platform_vkey"
 
+step "a local drand-style beacon for the escrow (quicknet works the same, with a real delay)"
+show "$bin" escrow test-beacon new beacon --period 1
+
 step "start the log: tiles, bundles and checkpoint as files under $dir/log, indexes in sled"
 "$bin" serve --data "$dir/log" --key log.key --listen "127.0.0.1:$port" \
-  --interval 100ms --min-embargo 5s --grace 1h >"$dir/serve.log" 2>&1 &
+  --interval 100ms --min-embargo 5s --grace 1h --beacon-chain beacon/chain.json >"$dir/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "$url/checkpoint" >/dev/null && break; sleep 0.1; done
 curl -sf "$url/checkpoint" >/dev/null || { cat "$dir/serve.log"; exit 1; }
 echo "log running at $url"
 
-step "the operator registers the platform (a registration entry signed by the log)"
+step "the operator registers the platform and the auditor (registration entries signed by the log)"
 show "$bin" platform add social.example --vkey "$platform_vkey" --display-name "Social Example" --log "$url"
+show "$bin" auditor add audits.example --vkey "$auditor_vkey" --display-name "Audits Example" --log "$url"
 
-step "the platform's ranking model: weights, config and tokenizer"
-mkdir -p model/tokenizer
-head -c 4194304 /dev/urandom > model/weights.bin
-printf '{"architecture":"two-tower","layers":4,"embedding_dim":64}\n' > model/config.json
-printf 'news\nsports\nmusic\n' > model/tokenizer/vocab.txt
-show "$bin" digest model
+step "the platform's model: a real income classifier (logistic regression on UCI Adult, ONNX)"
+mkdir -p model
+cp "$root/tests/fixtures/audit/adult-logreg.onnx" model/ranker.onnx
+show "$bin" digest model/ranker.onnx
 
-step "commit to it, sealed for 10 seconds"
-commitment=$(show "$bin" commit model --log "$url" --key platform.key --name feed-ranker --version 2026.11 \
-  --reveal-after 10s --purpose "home feed ranking" --vkey "$log_vkey" | tail -n 1)
+step "commit to it, sealed for 12 seconds, with the model deposited in a timelocked escrow"
+echo "(it opens with the beacon's round at reveal_at, or with 2 of the 3 trustees' shares)"
+commitment=$(show "$bin" commit model/ranker.onnx --log "$url" --key platform.key --name feed-ranker \
+  --version 2026.11 --reveal-after 12s --purpose "home feed ranking" --vkey "$log_vkey" \
+  --escrow tlock --beacon beacon/chain.json --trustees 2 "${trustees[@]}" | tail -n 1)
 show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.entry.json feed-ranker-2026.11.tlog-proof
 
-step "while sealed, nobody but the platform can reveal it, and nobody can fetch it"
-show "$bin" reveal model --log "$url" --commitment "$commitment" --vkey "$log_vkey" || true
+step "while sealed, nobody can fetch it, and the escrow does not open early"
 show "$bin" fetch "$commitment" --log "$url" --vkey "$log_vkey" --out fetched || true
+lock=$(curl -sf "$url/v1/commitments/$commitment" | python3 -c 'import json,sys; print(json.load(sys.stdin)["escrow"]["lock_round"])')
+sig=$("$bin" escrow test-beacon sign beacon --round "$lock" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["signature"], d["chain_hash"])')
+show "$bin" escrow beacon --log "$url" --round "$lock" --signature "${sig% *}" --chain "${sig#* }" || true
 
-step "watch the commitment: sealed -> due"
+step "watch the commitment: sealed -> due (the platform never reveals it)"
 last=""
 for _ in $(seq 60); do
   status=$("$bin" status --log "$url" "$commitment")
@@ -69,18 +80,28 @@ for _ in $(seq 60); do
   [ "$state" = due ] && break
   sleep 0.5
 done
+sleep 1
 
-step "reveal: anyone holding the right bytes may, now that it is due"
-show "$bin" reveal model --log "$url" --commitment "$commitment" --vkey "$log_vkey"
+step "anyone hands the log the round's signature: it verifies it, opens the escrow, checks the digest"
+show "$bin" escrow beacon --log "$url" --round "$lock" --signature "${sig% *}" --chain "${sig#* }" >/dev/null
 show "$bin" status --log "$url" "$commitment"
 
-step "an auditor fetches it and verifies the digest, the log's proofs and its consistency"
+step "anyone fetches it and verifies the digest, the log's proofs and its consistency"
 show "$bin" fetch "$commitment" --log "$url" --vkey "$log_vkey" --out fetched
-diff -r model fetched && echo "fetched bytes are identical to the committed model"
+cmp model/ranker.onnx fetched/ranker.onnx && echo "fetched bytes are identical to the committed model"
+
+step "the auditor runs two fairness suites on the revealed model and logs signed reports"
+echo "(data: UCI Adult, Becker and Kohavi 1996, CC BY 4.0; exit 0 pass, 1 fail)"
+for suite in adult-predictive-parity adult-four-fifths; do
+  show "$bin" audit "$root/tests/fixtures/audit/$suite.toml" --commitment "$commitment" --log "$url" \
+    --vkey "$log_vkey" --out "audit-$suite" --submit --key auditor.key && verdict=pass || verdict=fail
+  echo "-> $suite: $verdict"
+done
 
 step "the log, as any tlog client sees it"
 show curl -s "$url/checkpoint"
 echo "tiles: $(cd "$dir/log" && find tile -type f | sort | tr '\n' ' ')"
+echo "website: $url/commitments/$commitment"
 
 if [ "${EMBARGO_DEMO_EXIT:-0}" = 1 ]; then
   step "done (EMBARGO_DEMO_EXIT=1: stopping the log)"

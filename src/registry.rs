@@ -293,16 +293,10 @@ fn storage(e: impl std::fmt::Display) -> AdmitError {
 
 /// Parses 64 hex digits.
 fn hex32(s: &str) -> Result<[u8; 32], String> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return Err(format!("{s:?} is not 64 hex digits"));
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
-        out[i] = u8::from_str_radix(pair, 16).map_err(|_| format!("{s:?} is not hex"))?;
-    }
-    Ok(out)
+    hex::decode(s)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| format!("{s:?} is not 64 hex digits"))
 }
 
 fn human(d: Duration) -> String {

@@ -510,6 +510,15 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     );
     assert_eq!(status_of(dir, &url, &index), "due");
 
+    // Posted shares are durable: the log restarts between the first and the second.
+    drop(server);
+    let server = Server::start(
+        &dir.join("data"),
+        &dir.join("log.key"),
+        &["--beacon-chain", "beacon/chain.json"],
+    );
+    let url = server.url.clone();
+
     let two = embargo(
         dir,
         &[
@@ -587,6 +596,118 @@ fn the_log_fetches_the_round_from_a_drand_endpoint_and_opens_the_escrow_by_itsel
         ],
     );
     same_tree(&model, &dir.join("fetched"));
+}
+
+#[test]
+fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
+    let s = setup();
+    let dir = s.dir();
+    let server = Server::start(
+        &dir.join("data"),
+        &dir.join("log.key"),
+        &["--beacon-chain", "beacon/chain.json"],
+    );
+    let url = server.url.clone();
+    register(&s, &url);
+    common::make_model(dir, "model", 11);
+    let reveal_at =
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() + chrono::Duration::seconds(4), 0);
+    let reveal_arg = reveal_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // An honest escrow, kept on disk...
+    commit_escrowed(
+        &s,
+        &url,
+        "model",
+        "honest",
+        &["--reveal-at", &reveal_arg, "--escrow-out", "honest.age"],
+    );
+    // ...whose payload a cheating platform corrupts (the header, and so the lock, stay right),
+    // committing to the corrupted ciphertext's digest.
+    let mut bytes = std::fs::read(dir.join("honest.age")).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 0x01;
+    std::fs::write(dir.join("broken.age"), &bytes).unwrap();
+    let mut hasher = embargo::digest::FileHasher::new();
+    hasher.update(&bytes);
+    let root = embargo::predicate::hex(&hasher.finish().0);
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("honest-1.entry.json")).unwrap()).unwrap();
+    let honest: serde_json::Value = serde_json::from_slice(&base64_decode(
+        entry["envelope"]["payload"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let mut cheat = honest.clone();
+    cheat["subject"][0]["name"] = "broken".into();
+    cheat["predicate"]["model"]["name"] = "broken".into();
+    cheat["predicate"]["escrow"]["ciphertext_digest"] = format!("sha3-256:{root}").into();
+    std::fs::write(dir.join("broken.json"), serde_json::to_vec(&cheat).unwrap()).unwrap();
+    let index = ok(
+        dir,
+        &[
+            "submit",
+            "--log",
+            &url,
+            "--key",
+            "platform.key",
+            "--vkey",
+            &s.log_vkey,
+            "--predicate-type",
+            "https://embargo.dev/model-commitment/v1",
+            "broken.json",
+        ],
+    );
+    // A deposit of other bytes than committed is refused; the committed (corrupted) ones are kept.
+    let err = refused(
+        dir,
+        &[
+            "escrow",
+            "deposit",
+            "honest.age",
+            "--log",
+            &url,
+            "--commitment",
+            &index,
+        ],
+    );
+    assert!(err.contains("these are not the committed bytes"), "{err}");
+    ok(
+        dir,
+        &[
+            "escrow",
+            "deposit",
+            "broken.age",
+            "--log",
+            &url,
+            "--commitment",
+            &index,
+        ],
+    );
+
+    let lock = commitment_json(&url, &index)["escrow"]["lock_round"]
+        .as_u64()
+        .unwrap();
+    wait_until(reveal_at + chrono::Duration::seconds(1));
+    let opened = post_round(dir, &url, lock);
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    assert!(
+        stderr(&opened).contains(&format!("commitment {index}: ESCROW INVALID")),
+        "{}",
+        stderr(&opened)
+    );
+    assert_eq!(status_of(dir, &url, &index), "escrow-invalid");
+    let c = commitment_json(&url, &index);
+    let (_, raw) = common::http_get(&format!("{url}/v1/entries/{}", c["escrow_invalid"]));
+    let leaf: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&base64_decode(
+        leaf["envelope"]["payload"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let error = st["predicate"]["escrow"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("not a whole model stream") || error.contains("does not open"),
+        "{error}"
+    );
+    assert!(st["predicate"]["escrow"].get("opened_digest").is_none());
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -266,11 +266,7 @@ async fn client_origin(client: &Client) -> anyhow::Result<String> {
 }
 
 fn hex32(s: &str) -> Option<[u8; 32]> {
-    let v: Vec<u8> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
-    v.try_into().ok()
+    hex::decode(s).ok()?.try_into().ok()
 }
 
 async fn beacon(a: BeaconArgs) -> anyhow::Result<()> {

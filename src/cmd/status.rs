@@ -31,6 +31,14 @@ fn line(c: &CommitmentView) -> String {
         .to_lowercase(),
         None => format!("reveal_at {}", m.reveal_at.to_rfc3339()),
     };
+    let extra = match (&m.escrow, c.escrow_deposited, m.escrow_invalid) {
+        (_, _, Some(at)) => format!("{extra}; escrow INVALID (entry {at})"),
+        (Some(e), Some(true), None) if m.reveal.is_none() => {
+            format!("{extra}; escrow deposited, opens at round {}", e.lock_round)
+        }
+        (Some(_), Some(false), None) => format!("{extra}; escrow NOT deposited"),
+        _ => extra,
+    };
     format!(
         "{:>8}  {:<9} {:<20} {}@{}  {}",
         m.index,
