@@ -18,6 +18,7 @@ pub mod index;
 pub mod log;
 pub mod model_stream;
 pub mod note;
+pub mod pipeline;
 pub mod predicate;
 pub mod proof;
 pub mod registry;

@@ -136,10 +136,11 @@ pub fn seal_model(
 ) -> anyhow::Result<Escrow> {
     let file = std::fs::File::create(out)
         .with_context(|| format!("cannot create the ciphertext file {}", out.display()))?;
-    let mut sink = Hashing {
+    // Hashing and writing the ciphertext run on their own thread, beside the encryption.
+    let mut sink = embargo::pipeline::write_behind(Hashing {
         inner: BufWriter::with_capacity(1 << 20, file),
         hasher: FileHasher::new(),
-    };
+    });
     let (reader, mut writer) = io::pipe().context("cannot make a pipe")?;
     let sealed = std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
@@ -156,6 +157,9 @@ pub fn seal_model(
         produced.with_context(|| format!("reading the model {}", model.display()))?;
         sealed.context("sealing the model")
     })?;
+    let mut sink = sink
+        .finish()
+        .with_context(|| format!("writing {}", out.display()))?;
     sink.flush()
         .and_then(|()| sink.inner.get_ref().sync_all())
         .with_context(|| format!("writing {}", out.display()))?;

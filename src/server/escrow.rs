@@ -23,6 +23,7 @@ use crate::blobs::BlobStore;
 use crate::digest::FileHasher;
 use crate::escrow::{self, Chain, Share};
 use crate::model_stream::{self, Header};
+use crate::pipeline;
 use crate::predicate::{
     hex, statement, EscrowOpening, Kind, OpenedWith, PostedShare, Reveal, RevealedBy,
 };
@@ -138,9 +139,11 @@ fn receive_ciphertext(
     e: &crate::predicate::Escrow,
     blobs: &BlobStore,
 ) -> Result<(), ApiError> {
-    let mut blob = blobs
-        .create_temp()
-        .map_err(internal("storing the deposit"))?;
+    let mut blob = pipeline::write_behind(
+        blobs
+            .create_temp()
+            .map_err(internal("storing the deposit"))?,
+    );
     let mut hasher = FileHasher::new();
     let mut prefix = Vec::with_capacity(HEADER_PREFIX);
     let mut buf = vec![0u8; 1 << 20];
@@ -200,7 +203,8 @@ fn receive_ciphertext(
         ));
     }
     check_lock(&prefix, c, e)?;
-    blob.commit(CIPHERTEXTS, e.ciphertext_hex())
+    blob.finish()
+        .and_then(|b| b.commit(CIPHERTEXTS, e.ciphertext_hex()))
         .map_err(internal("storing the deposit"))?;
     Ok(())
 }
@@ -577,7 +581,7 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
             error,
         })
     };
-    let plain: Box<dyn Read> = match key {
+    let plain: Box<dyn Read + Send> = match key {
         Key::Beacon {
             chain,
             round,
@@ -601,7 +605,9 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
             }
         },
     };
-    let mut r = BufReader::with_capacity(1 << 20, plain);
+    // Decryption runs a thread ahead of parsing and hashing, and the blob is written on a
+    // third, so the stages overlap.
+    let mut r = BufReader::with_capacity(1 << 20, pipeline::read_ahead(plain));
     let header = match Header::read_from(&mut r) {
         Ok(h) => h,
         Err(err) if read_failed.load(Ordering::Relaxed) => {
@@ -620,7 +626,7 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
             c.model.total_size
         ));
     }
-    let mut blob = blobs.create_temp()?;
+    let mut blob = pipeline::write_behind(blobs.create_temp()?);
     blob.write_all(&header.encode())?;
     let write_failed = AtomicBool::new(false);
     let body = model_stream::read_body(&header, &mut r, |_, bytes| {
@@ -648,7 +654,7 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
             opened_digest: Some(got),
         });
     }
-    blob.commit("sha3-256", &c.model_digest)?;
+    blob.finish()?.commit("sha3-256", &c.model_digest)?;
     Ok(Outcome::Committed)
 }
 
