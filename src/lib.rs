@@ -7,9 +7,11 @@
 //! [`client`] (HTTP client used by the CLI).
 
 pub mod audit;
+pub mod batch;
 pub mod blobs;
 pub mod checkpoint;
 pub mod client;
+pub mod decision;
 pub mod digest;
 pub mod dsse;
 pub mod entry;
