@@ -600,6 +600,7 @@ async fn party(
             .map(|c| super::CommitmentView {
                 status: c.status(now),
                 commitment: c,
+                batches: Vec::new(),
             })
             .collect();
         let mut audits: Vec<AuditRow> = st
@@ -670,6 +671,7 @@ async fn search(
         let view = |c: Commitment| super::CommitmentView {
             status: c.status(now),
             commitment: c,
+            batches: Vec::new(),
         };
         let index = query.strip_prefix('#').unwrap_or(&query);
         if let Ok(i) = index.parse::<u64>() {
