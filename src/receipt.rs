@@ -126,11 +126,20 @@ impl ReceiptTemplate {
                 out.push(b',');
             }
             out.push(b'"');
-            out.extend_from_slice(hex(h).as_bytes());
+            push_hex(out, h);
             out.push(b'"');
         }
         out.push(b']');
         out.extend_from_slice(&self.tail);
+    }
+}
+
+/// Appends the lowercase hex of `bytes` (the hot path of writing receipts).
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 15) as usize]);
     }
 }
 

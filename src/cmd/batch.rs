@@ -14,6 +14,9 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Receipts rendered together before they are written.
+const RENDER_GROUP: usize = 4096;
+
 /// Receipts per shard directory.
 pub const SHARD: u64 = 4096;
 
@@ -239,21 +242,24 @@ fn write_jsonl(
     );
     let mut written = 0u64;
     prove_chunks::<anyhow::Error>(open(decisions)?, tree, |c| {
-        let lines: Vec<Vec<u8>> = c
-            .records
-            .par_iter()
-            .enumerate()
-            .map(|(j, rec)| {
-                let i = c.first + j as u64;
-                let mut line = Vec::with_capacity(rec.len() * 2 + 4096);
-                template.render(i, rec, &c.prover.proof(i), &mut line);
-                line.push(b'\n');
-                line
-            })
-            .collect();
-        for l in lines {
-            w.write_all(&l).map_err(|e| io_context(e.into(), out))?;
-            written += l.len() as u64;
+        // Rendered in parallel, RENDER_GROUP receipts at a time (bounded memory), written in order.
+        for (g, group) in c.records.chunks(RENDER_GROUP).enumerate() {
+            let first = c.first + (g * RENDER_GROUP) as u64;
+            let lines: Vec<Vec<u8>> = group
+                .par_iter()
+                .enumerate()
+                .map(|(j, rec)| {
+                    let i = first + j as u64;
+                    let mut line = Vec::with_capacity(rec.len() * 2 + 4096);
+                    template.render(i, rec, &c.prover.proof(i), &mut line);
+                    line.push(b'\n');
+                    line
+                })
+                .collect();
+            for l in lines {
+                w.write_all(&l).map_err(|e| io_context(e.into(), out))?;
+                written += l.len() as u64;
+            }
         }
         Ok(())
     })?;
