@@ -390,6 +390,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_schema_agrees_with_the_typed_checks() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/decision-record.schema.json")).unwrap();
+        let v = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let good = sample("social.example", 3, 3);
+        assert!(v.is_valid(&good));
+        let mut digest_only = good.clone();
+        digest_only["candidates"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("inputs");
+        digest_only["candidates"][0]["inputs_digest"] =
+            format!("sha3-256:{}", "0".repeat(64)).into();
+        assert!(v.is_valid(&digest_only));
+        DecisionRecord::parse(&serde_json::to_vec(&digest_only).unwrap()).unwrap();
+        let bad: Vec<fn(&mut serde_json::Value)> = vec![
+            |r| r["v"] = 2.into(),
+            |r| r["platform"] = "bad name".into(),
+            |r| r["candidates"] = serde_json::json!([]),
+            |r| r["shown"] = serde_json::json!([0, 0]),
+            |r| r["extra"] = 1.into(),
+            |r| r["time"] = "yesterday".into(),
+            |r| r["candidates"][0]["inputs"]["age"] = serde_json::json!({"x": 1}),
+            |r| r["candidates"][1]["inputs_digest"] = format!("sha3-256:{}", "0".repeat(64)).into(),
+        ];
+        for edit in bad {
+            let mut r = good.clone();
+            edit(&mut r);
+            assert!(!v.is_valid(&r), "{r}");
+            assert!(DecisionRecord::parse(&serde_json::to_vec(&r).unwrap()).is_err());
+        }
+    }
+
+    #[test]
     fn line_bytes_strip_only_the_line_end() {
         assert_eq!(line_bytes(b"{}\r\n"), b"{}");
         assert_eq!(line_bytes(b"{}\n"), b"{}");

@@ -113,6 +113,18 @@ impl ReceiptTemplate {
     /// Appends the receipt of record `leaf_index` (its leaf bytes, which must be UTF-8) to `out`,
     /// as one line of JSON (no newline).
     pub fn render(&self, leaf_index: u64, record: &[u8], proof: &[Hash], out: &mut Vec<u8>) {
+        self.render_with_salts(leaf_index, record, proof, None, out)
+    }
+
+    /// As [`ReceiptTemplate::render`], with the record's salts (`{"<candidate index>": "<hex>"}`).
+    pub fn render_with_salts(
+        &self,
+        leaf_index: u64,
+        record: &[u8],
+        proof: &[Hash],
+        salts: Option<&BTreeMap<String, String>>,
+        out: &mut Vec<u8>,
+    ) {
         let record = std::str::from_utf8(record).expect("records are JSON text, so UTF-8");
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(RECEIPT_TYPE.as_bytes());
@@ -130,6 +142,10 @@ impl ReceiptTemplate {
             out.push(b'"');
         }
         out.push(b']');
+        if let Some(salts) = salts.filter(|s| !s.is_empty()) {
+            out.extend_from_slice(b",\"salts\":");
+            serde_json::to_writer(&mut *out, salts).expect("writing to a Vec");
+        }
         out.extend_from_slice(&self.tail);
     }
 }
@@ -322,7 +338,11 @@ mod tests {
     #[test]
     fn honest_receipts_verify_and_each_broken_link_is_named() {
         let (rs, log) = receipts(5);
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/decision-receipt.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
         for r in &rs {
+            assert!(validator.is_valid(&serde_json::to_value(r).unwrap()));
             let v = r.verify(log.public()).unwrap();
             assert_eq!(v.entry_index, 1);
             assert_eq!(v.batch.record_count, 5);

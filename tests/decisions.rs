@@ -405,10 +405,9 @@ fn batches_receipts_and_replay_end_to_end() {
 
     // A record edited after the fact: its proof no longer leads to the batch root.
     let mut edited = read_receipt(&r1.join("0.receipt.json"));
-    let record: Value = serde_json::from_str(edited["record"].as_str().unwrap()).unwrap();
-    let mut record = record;
-    record["candidates"][0]["score"] = json!(0.999);
-    edited["record"] = json!(serde_json::to_string(&record).unwrap());
+    let mut rec: Value = serde_json::from_str(edited["record"].as_str().unwrap()).unwrap();
+    rec["candidates"][0]["score"] = json!(0.999);
+    edited["record"] = json!(serde_json::to_string(&rec).unwrap());
     let edited = write_receipt(dir, "edited.receipt.json", &edited);
     let (rc, text) = replay(&[edited.clone()], &from_log);
     assert_eq!(rc, 1, "{text}");
@@ -452,6 +451,83 @@ fn batches_receipts_and_replay_end_to_end() {
         text.contains("receipt does not verify: broken link batch-entry"),
         "{text}"
     );
+
+    // A candidate logged only as a salted digest of its inputs: not replayable (not a pass)
+    // until its inputs are supplied, which must match the digest with the receipt's salt.
+    let salt = [0x5au8; 32];
+    let mut hidden = record(&c, 30, 30, &rows[50..55]);
+    let inputs = hidden["candidates"][1]["inputs"]
+        .as_object()
+        .unwrap()
+        .clone();
+    let digest = embargo::decision::inputs_digest(&salt, &inputs);
+    hidden["candidates"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("inputs");
+    hidden["candidates"][1]["inputs_digest"] = json!(digest);
+    let plain = record(&c, 31, 31, &rows[55..60]);
+    write_jsonl(&dir.join("third.jsonl"), &[hidden, plain]);
+    std::fs::write(
+        dir.join("third.salts.jsonl"),
+        format!("{{\"1\":\"{}\"}}\n{{}}\n", "5a".repeat(32)),
+    )
+    .unwrap();
+    let e3 = ok(
+        dir,
+        &[
+            "batch",
+            "third.jsonl",
+            "--salts",
+            "third.salts.jsonl",
+            "--log",
+            &url,
+            "--key",
+            "platform.key",
+            "--commitment",
+            &c,
+            "--receipts",
+            "receipts",
+            "--vkey",
+            &log_vkey,
+        ],
+    );
+    let r3 = dir.join(format!("receipts/batch-{e3}/000000"));
+    assert_eq!(
+        read_receipt(&r3.join("0.receipt.json"))["salts"]["1"],
+        json!("5a".repeat(32))
+    );
+    assert!(read_receipt(&r3.join("1.receipt.json"))
+        .get("salts")
+        .is_none());
+    let digest_only = r3.join("0.receipt.json").display().to_string();
+    let (rc, text) = replay(&[digest_only.clone()], &from_log);
+    assert_eq!(rc, 1, "{text}");
+    assert!(
+        text.contains("candidate 1 (job-30-1) has only an input digest: not replayable"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.join("inputs.json"),
+        serde_json::to_vec(&json!({"1": inputs})).unwrap(),
+    )
+    .unwrap();
+    let mut with_inputs = vec!["--inputs", "inputs.json"];
+    with_inputs.extend(from_log);
+    let (rc, text) = replay(&[digest_only.clone()], &with_inputs);
+    assert_eq!(rc, 0, "{text}");
+    let mut wrong = inputs.clone();
+    wrong.insert("age".into(), json!(99));
+    std::fs::write(
+        dir.join("wrong-inputs.json"),
+        serde_json::to_vec(&json!({"1": wrong})).unwrap(),
+    )
+    .unwrap();
+    let mut with_wrong = vec!["--inputs", "wrong-inputs.json"];
+    with_wrong.extend(from_log);
+    let (rc, text) = replay(&[digest_only], &with_wrong);
+    assert_eq!(rc, 1, "{text}");
+    assert!(text.contains("do not match its inputs_digest"), "{text}");
 
     // A checkpoint signed by another key.
     let stranger = ok(

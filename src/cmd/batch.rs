@@ -54,6 +54,10 @@ pub struct Args {
     /// The log's verifier key (otherwise trusted on first use).
     #[arg(long)]
     vkey: Option<PublicKey>,
+    /// Salts of digest-only candidates, for the receipts (never logged): JSONL with one line
+    /// per record, in the same order, each {"<candidate index>": "<64 hex>"} or {}.
+    #[arg(long)]
+    salts: Option<PathBuf>,
     /// Records per chunk, as a power of two (memory vs. nothing else: proofs are the same).
     #[arg(long, default_value_t = DEFAULT_CHUNK_LOG2, value_parser = clap::value_parser!(u32).range(0..=24))]
     chunk_log2: u32,
@@ -104,6 +108,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         scanned.window.start.to_rfc3339(),
         scanned.window.end.to_rfc3339()
     );
+
+    if let Some(p) = &a.salts {
+        check_salts(p, count)?;
+    }
 
     // Room for the receipts, before anything is logged.
     std::fs::create_dir_all(&a.receipts)
@@ -192,9 +200,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::fs::remove_file(&partial)?;
     }
     let written = if a.jsonl {
-        write_jsonl(&a.decisions, &scanned.tree, &template, &partial)?
+        write_jsonl(
+            &a.decisions,
+            a.salts.as_deref(),
+            &scanned.tree,
+            &template,
+            &partial,
+        )?
     } else {
-        write_files(&a.decisions, &scanned.tree, &template, &partial)?
+        write_files(
+            &a.decisions,
+            a.salts.as_deref(),
+            &scanned.tree,
+            &template,
+            &partial,
+        )?
     };
     if final_path.is_dir() {
         std::fs::remove_dir_all(&final_path)?;
@@ -232,6 +252,7 @@ fn io_context(e: anyhow::Error, what: &Path) -> anyhow::Error {
 /// Writes one receipt per line; returns the bytes written.
 fn write_jsonl(
     decisions: &Path,
+    salts: Option<&Path>,
     tree: &embargo::batch::BatchTree,
     template: &ReceiptTemplate,
     out: &Path,
@@ -241,7 +262,9 @@ fn write_jsonl(
         File::create_new(out).with_context(|| format!("cannot create {}", out.display()))?,
     );
     let mut written = 0u64;
+    let mut salt_lines = salts.map(open).transpose()?;
     prove_chunks::<anyhow::Error>(open(decisions)?, tree, |c| {
+        let salts = read_salts(&mut salt_lines, c.records.len())?;
         // Rendered in parallel, RENDER_GROUP receipts at a time (bounded memory), written in order.
         for (g, group) in c.records.chunks(RENDER_GROUP).enumerate() {
             let first = c.first + (g * RENDER_GROUP) as u64;
@@ -251,7 +274,8 @@ fn write_jsonl(
                 .map(|(j, rec)| {
                     let i = first + j as u64;
                     let mut line = Vec::with_capacity(rec.len() * 2 + 4096);
-                    template.render(i, rec, &c.prover.proof(i), &mut line);
+                    let salt = salts.get((i - c.first) as usize).and_then(Option::as_ref);
+                    template.render_with_salts(i, rec, &c.prover.proof(i), salt, &mut line);
                     line.push(b'\n');
                     line
                 })
@@ -273,13 +297,16 @@ fn write_jsonl(
 /// Writes one file per receipt under sharded directories; returns the bytes written.
 fn write_files(
     decisions: &Path,
+    salts: Option<&Path>,
     tree: &embargo::batch::BatchTree,
     template: &ReceiptTemplate,
     dir: &Path,
 ) -> anyhow::Result<u64> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = 0u64;
+    let mut salt_lines = salts.map(open).transpose()?;
     prove_chunks::<anyhow::Error>(open(decisions)?, tree, |c| {
+        let salts = read_salts(&mut salt_lines, c.records.len())?;
         let last = c.first + c.records.len() as u64 - 1;
         for shard in c.first / SHARD..=last / SHARD {
             std::fs::create_dir_all(dir.join(format!("{shard:06}")))
@@ -292,7 +319,8 @@ fn write_files(
             .map(|(j, rec)| {
                 let i = c.first + j as u64;
                 let mut body = Vec::with_capacity(rec.len() * 2 + 4096);
-                template.render(i, rec, &c.prover.proof(i), &mut body);
+                let salt = salts.get(j).and_then(Option::as_ref);
+                template.render_with_salts(i, rec, &c.prover.proof(i), salt, &mut body);
                 body.push(b'\n');
                 let p = dir.join(format!("{:06}/{i}.receipt.json", i / SHARD));
                 std::fs::write(&p, &body).map_err(|e| io_context(e.into(), &p))?;
@@ -303,6 +331,65 @@ fn write_files(
         Ok(())
     })?;
     Ok(written)
+}
+
+type Salts = std::collections::BTreeMap<String, String>;
+
+/// Parses one line of a salts file.
+fn parse_salts(line: &[u8]) -> Result<Option<Salts>, String> {
+    let line = embargo::decision::line_bytes(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let m: Salts = serde_json::from_slice(line)
+        .map_err(|e| format!("expected {{\"<candidate index>\": \"<64 hex>\"}}: {e}"))?;
+    for (k, v) in &m {
+        if k.parse::<usize>().is_err() {
+            return Err(format!("{k:?} is not a candidate index"));
+        }
+        if embargo::decision::parse_salt(v).is_none() {
+            return Err(format!("the salt of candidate {k} is not 64 hex digits"));
+        }
+    }
+    Ok((!m.is_empty()).then_some(m))
+}
+
+/// Checks a salts file before anything is logged: one valid line per record.
+fn check_salts(path: &Path, count: u64) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let mut lines = 0u64;
+    let mut r = open(path)?;
+    let mut buf = Vec::new();
+    while r.read_until(b'\n', &mut buf)? > 0 {
+        lines += 1;
+        parse_salts(&buf).map_err(|e| {
+            anyhow::anyhow!("{} line {lines}: {e}; nothing was logged", path.display())
+        })?;
+        buf.clear();
+    }
+    if lines != count {
+        bail!(
+            "{} has {lines} lines, but there are {count} records: give one line per record ({{}} for none); nothing was logged",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The salts of the next `n` records.
+fn read_salts(r: &mut Option<BufReader<File>>, n: usize) -> anyhow::Result<Vec<Option<Salts>>> {
+    use std::io::BufRead;
+    let Some(r) = r else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(n);
+    let mut buf = Vec::new();
+    for _ in 0..n {
+        buf.clear();
+        r.read_until(b'\n', &mut buf)?;
+        out.push(parse_salts(&buf).map_err(|e| anyhow::anyhow!("the salts file changed: {e}"))?);
+    }
+    Ok(out)
 }
 
 /// Where `embargo batch` puts the receipt of record `index` of batch entry `entry`.
