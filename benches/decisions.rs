@@ -40,12 +40,20 @@ fn record(i: u64) -> String {
         x % 1_000_000,
         18 + x % 60,
         x % 80,
-        if x % 2 == 0 { "Female" } else { "Male" },
+        if x.is_multiple_of(2) {
+            "Female"
+        } else {
+            "Male"
+        },
         900_000 - x % 400_000,
         (x >> 20) % 1_000_000,
         18 + (x >> 8) % 60,
         (x >> 16) % 80,
-        if x % 3 == 0 { "Female" } else { "Male" },
+        if x.is_multiple_of(3) {
+            "Female"
+        } else {
+            "Male"
+        },
         400_000 - (x >> 12) % 400_000,
     )
 }

@@ -358,7 +358,8 @@ pub(crate) mod tests {
 
     #[test]
     fn invalid_records_name_the_field() {
-        let cases: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+        type Edit = fn(&mut serde_json::Value);
+        let cases: Vec<(Edit, &str)> = vec![
             (|r| r["v"] = 2.into(), "v"),
             (|r| r["platform"] = "bad name".into(), "platform"),
             (|r| r["subject"] = "".into(), "subject"),

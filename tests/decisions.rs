@@ -409,7 +409,7 @@ fn batches_receipts_and_replay_end_to_end() {
     rec["candidates"][0]["score"] = json!(0.999);
     edited["record"] = json!(serde_json::to_string(&rec).unwrap());
     let edited = write_receipt(dir, "edited.receipt.json", &edited);
-    let (rc, text) = replay(&[edited.clone()], &from_log);
+    let (rc, text) = replay(std::slice::from_ref(&edited), &from_log);
     assert_eq!(rc, 1, "{text}");
     assert!(
         text.contains("receipt does not verify: broken link proof-into-root"),
@@ -501,7 +501,7 @@ fn batches_receipts_and_replay_end_to_end() {
         .get("salts")
         .is_none());
     let digest_only = r3.join("0.receipt.json").display().to_string();
-    let (rc, text) = replay(&[digest_only.clone()], &from_log);
+    let (rc, text) = replay(std::slice::from_ref(&digest_only), &from_log);
     assert_eq!(rc, 1, "{text}");
     assert!(
         text.contains("candidate 1 (job-30-1) has only an input digest: not replayable"),
@@ -514,7 +514,7 @@ fn batches_receipts_and_replay_end_to_end() {
     .unwrap();
     let mut with_inputs = vec!["--inputs", "inputs.json"];
     with_inputs.extend(from_log);
-    let (rc, text) = replay(&[digest_only.clone()], &with_inputs);
+    let (rc, text) = replay(std::slice::from_ref(&digest_only), &with_inputs);
     assert_eq!(rc, 0, "{text}");
     let mut wrong = inputs.clone();
     wrong.insert("age".into(), json!(99));
