@@ -312,6 +312,8 @@ fn batches_receipts_and_replay_end_to_end() {
     };
     let e1 = batch("first.jsonl", false);
     let e2 = batch("second.jsonl", true);
+    // The same batch again: the log answers with the same entry; the receipts are rewritten.
+    assert_eq!(batch("first.jsonl", false), e1);
     let r1 = dir.join(format!("receipts/batch-{e1}/000000"));
     let r2 = dir.join(format!("receipts/batch-{e2}.receipts.jsonl"));
     assert_eq!(std::fs::read_dir(&r1).unwrap().count(), 10);

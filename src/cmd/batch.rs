@@ -28,8 +28,9 @@ DIR/batch-<entry>.receipts.jsonl with one receipt per line, in record order (bet
 millions of records). The batch entry's proof is saved as DIR/batch-<entry>.tlog-proof. \
 Receipts are written to a .partial name and renamed when complete. Running the same command \
 again logs nothing new (the log answers with the same entry) and rewrites the receipts.\n\n\
-Memory stays bounded (about 2^chunk-log2 x 100 bytes) whatever the number of records: the file \
-is read twice, so it must not change until the command ends.")]
+Memory stays bounded (about 75 MiB at the default --chunk-log2 16) whatever the number of \
+records: the file is read twice, so it must not change until the command ends. Free space and \
+inodes are checked before anything is logged.")]
 pub struct Args {
     /// The decision records: JSONL, one record per line (schema/decision-record.schema.json).
     decisions: PathBuf,
