@@ -109,6 +109,10 @@ fn get_json(url: &str) -> Value {
 /// Rows of Adult (without missing values), each as the model's named inputs, with the
 /// logistic regression's score for it (computed in process with the audit's runner).
 fn scored_rows(n: usize) -> Vec<(serde_json::Map<String, Value>, f64)> {
+    scored_rows_by(n, "adult-logreg.onnx")
+}
+
+fn scored_rows_by(n: usize, model_file: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
     let suite_text = std::fs::read_to_string(fixtures().join("adult-four-fifths.toml")).unwrap();
     let suite = Suite::parse("adult-four-fifths.toml", &suite_text).unwrap();
     let text = std::fs::read_to_string(root().join("../shared/datasets/adult.csv")).unwrap();
@@ -126,7 +130,7 @@ fn scored_rows(n: usize) -> Vec<(serde_json::Map<String, Value>, f64)> {
     .unwrap();
     let lib = model::find_library(None).unwrap();
     model::init(&lib).unwrap();
-    let mut m = model::Model::load(&fixtures().join("adult-logreg.onnx"), "logreg").unwrap();
+    let mut m = model::Model::load(&fixtures().join(model_file), model_file).unwrap();
     let scores = m.scores(&table, &suite.inputs, &suite.output, 256).unwrap();
     rows.iter()
         .zip(scores)
@@ -190,6 +194,37 @@ fn write_receipt(dir: &Path, name: &str, v: &Value) -> String {
     let p = dir.join(name);
     std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
     p.display().to_string()
+}
+
+/// The default tolerance (1e-5) is far below how much the two fixture models disagree: a
+/// different model is caught on (almost) every candidate, not by luck.
+#[test]
+fn the_default_tolerance_separates_the_fixture_models() {
+    let tol = embargo::replay::Tolerance::default();
+    let logreg = scored_rows_by(2000, "adult-logreg.onnx");
+    let gbm = scored_rows_by(2000, "adult-gbm.onnx");
+    let mut diffs: Vec<f64> = logreg
+        .iter()
+        .zip(&gbm)
+        .map(|((_, a), (_, b))| (a - b).abs())
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    let within = logreg
+        .iter()
+        .zip(&gbm)
+        .filter(|((_, a), (_, b))| tol.close(*b, *a))
+        .count();
+    eprintln!(
+        "logreg vs gbm on 2000 Adult rows: |diff| min {:.2e}, 1st percentile {:.2e}, median {:.2e}; {within} rows within the default tolerance",
+        diffs[0],
+        diffs[20],
+        diffs[1000]
+    );
+    assert!(within <= 2, "{within} rows within tolerance");
+    assert!(diffs[1000] > 1e-3);
+    // The same model twice agrees exactly (same runtime, same inputs).
+    let again = scored_rows_by(2000, "adult-logreg.onnx");
+    assert!(logreg.iter().zip(&again).all(|((_, a), (_, b))| a == b));
 }
 
 #[test]

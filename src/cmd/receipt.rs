@@ -33,9 +33,14 @@ fn is_receipt_file(p: &Path) -> bool {
     n.ends_with(".receipt.json") || n.ends_with(".jsonl")
 }
 
-/// Reads receipts: a single receipt (one JSON object, in any layout), a receipts JSONL file
-/// (one per line), or a directory of those.
-pub fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Loaded>> {
+/// Reads receipts one at a time (bounded memory, whatever their number) and hands each to `f`:
+/// a single receipt (one JSON object, in any layout), a receipts JSONL file (one per line, read
+/// as a stream), or a directory of those. Returns how many were read.
+pub fn for_each(
+    paths: &[PathBuf],
+    mut f: impl FnMut(Loaded) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    use std::io::BufRead;
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -48,37 +53,46 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Loaded>> {
             files.push(p.clone());
         }
     }
-    let mut out = Vec::new();
-    for f in files {
-        let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
-        let label = f.display().to_string();
-        match Receipt::parse(&bytes) {
-            Ok(r) => out.push(Loaded {
-                label,
-                receipt: Ok(r),
-            }),
-            Err(e) => {
-                let lines: Vec<&[u8]> = bytes
-                    .split(|&b| b == b'\n')
-                    .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-                    .collect();
-                if lines.len() <= 1 {
-                    out.push(Loaded {
-                        label,
-                        receipt: Err(e),
-                    });
-                    continue;
-                }
-                for (i, l) in lines.into_iter().enumerate() {
-                    out.push(Loaded {
-                        label: format!("{label}:{}", i + 1),
-                        receipt: Receipt::parse(l),
-                    });
-                }
+    let mut n = 0u64;
+    for file in files {
+        let label = file.display().to_string();
+        let open = || {
+            std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))
+        };
+        let jsonl = file.extension().is_some_and(|e| e == "jsonl");
+        if !jsonl {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {label}"))?;
+            let receipt = Receipt::parse(&bytes);
+            let lines = bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .count();
+            if receipt.is_ok() || lines <= 1 {
+                n += 1;
+                f(Loaded { label, receipt })?;
+                continue;
             }
         }
+        let mut r = std::io::BufReader::with_capacity(1 << 20, open()?);
+        let mut buf = Vec::new();
+        let mut line = 0u64;
+        loop {
+            buf.clear();
+            if r.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            line += 1;
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            n += 1;
+            f(Loaded {
+                label: format!("{label}:{line}"),
+                receipt: Receipt::parse(&buf),
+            })?;
+        }
     }
-    Ok(out)
+    Ok(n)
 }
 
 pub fn run(c: Command) -> u8 {
@@ -95,10 +109,8 @@ pub fn run(c: Command) -> u8 {
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<bool> {
-    let loaded = load(&a.receipts)?;
-    anyhow::ensure!(!loaded.is_empty(), "no receipts found");
     let mut all = true;
-    for l in loaded {
+    let n = for_each(&a.receipts, |l| {
         match l.receipt.and_then(|r| r.verify(&a.vkey)) {
             Ok(v) => println!(
                 "OK {}: record {} of {} in batch entry {} ({}, commitment {}, subject {}, {} at {}), in checkpoint {} of {}",
@@ -119,6 +131,8 @@ fn verify(a: VerifyArgs) -> anyhow::Result<bool> {
                 println!("FAIL {}: broken link {}: {e}", l.label, e.link());
             }
         }
-    }
+        Ok(())
+    })?;
+    anyhow::ensure!(n > 0, "no receipts found");
     Ok(all)
 }

@@ -176,12 +176,13 @@ impl Scorer for OnnxScorer {
 }
 
 fn run_inner(a: Args) -> anyhow::Result<bool> {
-    let loaded = super::receipt::load(&a.receipts)?;
-    ensure!(!loaded.is_empty(), "no receipts found");
     let supplied: BTreeMap<usize, Map<String, Value>> = match &a.inputs {
         None => BTreeMap::new(),
         Some(p) => {
-            ensure!(loaded.len() == 1, "--inputs applies to exactly one receipt");
+            ensure!(
+                a.receipts.len() == 1 && a.receipts[0].is_file(),
+                "--inputs applies to exactly one receipt"
+            );
             let m: BTreeMap<String, Map<String, Value>> = serde_json::from_slice(
                 &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
             )
@@ -259,7 +260,7 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
         }
         _ => bail!("give --model FILE, or --commitment INDEX with --log URL"),
     };
-    let result = replay_all(&a, &loaded, &supplied, &model_path);
+    let result = replay_all(&a, &supplied, &model_path);
     if let Some(dir) = cleanup {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -268,7 +269,6 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
 
 fn replay_all(
     a: &Args,
-    loaded: &[super::receipt::Loaded],
     supplied: &BTreeMap<usize, Map<String, Value>>,
     model_path: &std::path::Path,
 ) -> anyhow::Result<bool> {
@@ -286,7 +286,14 @@ fn replay_all(
         rel: a.rel_tol,
     };
     let (mut passed, mut failed, mut partial) = (0usize, 0usize, 0usize);
-    for l in loaded {
+    let mut seen = 0u64;
+    let n = super::receipt::for_each(&a.receipts, |l| {
+        seen += 1;
+        ensure!(
+            supplied.is_empty() || seen == 1,
+            "--inputs applies to exactly one receipt, but {} holds several",
+            a.receipts[0].display()
+        );
         let verified = match l.receipt.as_ref().map_err(|e| e.to_string()).and_then(|r| {
             r.verify(&a.vkey)
                 .map_err(|e| format!("broken link {}: {e}", e.link()))
@@ -295,7 +302,7 @@ fn replay_all(
             Err(e) => {
                 failed += 1;
                 println!("FAIL {}: receipt does not verify: {e}", l.label);
-                continue;
+                return Ok(());
             }
         };
         if let Some(c) = a.commitment {
@@ -305,7 +312,7 @@ fn replay_all(
                     "FAIL {}: the receipt's batch (entry {}) is for commitment {}, not {c}",
                     l.label, verified.entry_index, verified.batch.commitment
                 );
-                continue;
+                return Ok(());
             }
         }
         let findings = replay(
@@ -329,7 +336,7 @@ fn replay_all(
                 verified.record.candidates.len(),
                 verified.entry_index
             );
-            continue;
+            return Ok(());
         }
         let mismatch = findings.iter().any(Finding::is_mismatch);
         if mismatch {
@@ -344,10 +351,12 @@ fn replay_all(
         if findings.len() > 5 {
             println!("{tag} {}: ... and {} more", l.label, findings.len() - 5);
         }
-    }
+        Ok(())
+    })?;
+    ensure!(n > 0, "no receipts found");
     println!(
         "{} receipts: {passed} replay, {failed} do not, {partial} not replayable in full (tolerance {:e} absolute or {:e} relative)",
-        loaded.len(),
+        n,
         tol.abs,
         tol.rel
     );
