@@ -2,9 +2,10 @@
 //!
 //! The pure core (no I/O): [`note`] (keys, signed notes), [`checkpoint`], [`tlog`] (Merkle
 //! tree, tiles, proofs), [`proof`] (tlog-proof bundles), [`dsse`] (envelopes), [`entry`]
-//! (leaves and statements). At the edges: [`store`] (durable tile files), [`index`] (sled),
-//! [`log`] (recovery and reads), [`sequencer`] (batched appends), [`server`] (HTTP) and
-//! [`client`] (HTTP client used by the CLI).
+//! (leaves and statements), and for ranking decisions [`decision`] (records), [`batch`]
+//! (batch trees), [`receipt`] (receipts) and [`replay`]. At the edges: [`store`] (durable tile
+//! files), [`index`] (sled), [`log`] (recovery and reads), [`sequencer`] (batched appends),
+//! [`server`] (HTTP) and [`client`] (HTTP client used by the CLI).
 
 pub mod audit;
 pub mod batch;

@@ -357,6 +357,32 @@ mod tests {
         let mut moved = rs[2].clone();
         moved.leaf_index = 3;
         assert_eq!(link(&moved), "proof-into-root");
+        // Salts ride along outside the hashed record.
+        let template_line = {
+            let mut line = Vec::new();
+            let salts = BTreeMap::from([("1".to_owned(), "ab".repeat(32))]);
+            let r = &rs[4];
+            let tail = ReceiptTemplate::new(
+                r.record_count,
+                &parse_hash(&r.batch_root).unwrap(),
+                &r.entry,
+                &r.tlog_proof,
+            );
+            let proof: Vec<Hash> = r.proof.iter().map(|h| parse_hash(h).unwrap()).collect();
+            tail.render_with_salts(
+                r.leaf_index,
+                r.record.as_bytes(),
+                &proof,
+                Some(&salts),
+                &mut line,
+            );
+            line
+        };
+        let salted = Receipt::parse(&template_line).unwrap();
+        assert_eq!(salted.verify(log.public()).unwrap().salts[&1], [0xab; 32]);
+        let mut bad_salt = salted.clone();
+        bad_salt.salts.insert("9".into(), "ab".repeat(32));
+        assert_eq!(link(&bad_salt), "format");
         let (other, other_log) = receipts(3);
         let mut moved = rs[2].clone();
         moved.entry = other[0].entry.clone();
