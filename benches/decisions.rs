@@ -7,6 +7,7 @@
 //!   memory, leaf-hashed ([`embargo::batch::leaf_hashes`], 4-way Keccak where the CPU has
 //!   AVX-512) and pushed through [`embargo::batch::TreeBuilder`] to the root; then the same with
 //!   the scalar `sha3` crate for the leaves, for comparison. Prints records/s.
+//! - `parse N`: parsing and validating N records on one thread (what pass 1 does besides hashing).
 //! - `gen N FILE`: writes N records of about 300 bytes as JSONL.
 //! - `batch FILE OUT`: what `embargo batch --jsonl` does minus the HTTP call: pass 1
 //!   ([`embargo::batch::scan`]: read, parse, validate, hash; all cores), then pass 2
@@ -95,6 +96,18 @@ fn hash(n: u64) {
     );
 }
 
+fn parse(n: u64) {
+    let records: Vec<String> = (0..n).map(record).collect();
+    let t = Instant::now();
+    for r in &records {
+        embargo::decision::DecisionRecord::parse(r.as_bytes()).unwrap();
+    }
+    println!(
+        "parse: {n} records on one thread: {:.0} records/s (parse and validate)",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+}
+
 fn gen(n: u64, path: &str) {
     let mut w = BufWriter::with_capacity(8 << 20, std::fs::File::create(path).unwrap());
     let mut bytes = 0;
@@ -175,9 +188,10 @@ fn main() {
     match a.as_slice() {
         ["hash", n] => hash(n.parse().unwrap()),
         ["gen", n, path] => gen(n.parse().unwrap(), path),
+        ["parse", n] => parse(n.parse().unwrap()),
         ["batch", path, out] => batch(path, out),
         _ => {
-            eprintln!("usage: decisions hash N | gen N FILE | batch FILE OUT|-");
+            eprintln!("usage: decisions hash N | parse N | gen N FILE | batch FILE OUT|-");
             std::process::exit(2);
         }
     }

@@ -5,6 +5,7 @@
 #   scripts/bench-decisions.sh
 #
 # 1. hashing into the tree on one thread, 1M records of ~320 bytes in memory (median of 3);
+#    and parsing + validating the same records on one thread (median of 3);
 # 2. a 1M-record batch: pass 1 (read, parse, validate, hash, all cores) and pass 2 (re-read,
 #    rs_merkle chunk trees, proofs, render every receipt), receipts discarded (median of 3), then
 #    once writing the receipts JSONL to disk (as `embargo batch --jsonl`);
@@ -25,6 +26,7 @@ bin=$(cargo bench --bench decisions --no-run --message-format=json 2>/dev/null \
 [ -x "$bin" ] || { echo "could not build benches/decisions.rs" >&2; exit 1; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), AVX-512: $(grep -q avx512vl /proc/cpuinfo && echo yes || echo no)"
 for i in 1 2 3; do "$bin" hash 1000000; done
+for i in 1 2 3; do "$bin" parse 1000000; done
 "$bin" gen 1000000 "$dir/1m.jsonl"
 for i in 1 2 3; do "$bin" batch "$dir/1m.jsonl" -; done
 "$bin" batch "$dir/1m.jsonl" "$dir/1m.receipts.jsonl"
