@@ -31,6 +31,25 @@
 //! hands back the closed batch (root, count, window) when the first record of a later window
 //! arrives, or on [`WindowBatcher::tick`] once the window is over. The service keeps the records
 //! of the open batch in order (a spool file) to write receipts with [`prove_chunks`] later.
+//!
+//! ```no_run
+//! # use embargo::batch::WindowBatcher;
+//! # fn sign_and_log(_statement: serde_json::Value) {}
+//! # let decisions: Vec<Vec<u8>> = Vec::new();
+//! let mut batcher = WindowBatcher::new("social.example", 3, chrono::Duration::minutes(10));
+//! for record in decisions {
+//!     // `record`: the decision's exact bytes, also appended to this window's spool file.
+//!     let pushed = batcher.push(&record)?;
+//!     if let Some(closed) = pushed.closed {
+//!         sign_and_log(closed.statement());
+//!         // then: prove_chunks(spool of closed's window, &closed.tree, write receipts)
+//!     }
+//! }
+//! if let Some(last) = batcher.close() {
+//!     sign_and_log(last.statement());
+//! }
+//! # Ok::<(), embargo::batch::BatchError>(())
+//! ```
 
 use crate::decision::{line_bytes, DecisionRecord, RecordError};
 use crate::digest::{
