@@ -27,7 +27,8 @@
 //! # Cutting batches by time
 //!
 //! A service that decides continuously feeds each record to a [`WindowBatcher`]: records fall
-//! into fixed windows (`[k * width, (k + 1) * width)` since the Unix epoch), and the batcher
+//! into fixed windows (`[k * width, (k + 1) * width)` since the Unix epoch, whole milliseconds;
+//! the logged window ends 1 ns before the next one starts), and the batcher
 //! hands back the closed batch (root, count, window) when the first record of a later window
 //! arrives, or on [`WindowBatcher::tick`] once the window is over. The service keeps the records
 //! of the open batch in order (a spool file) to write receipts with [`prove_chunks`] later.
@@ -495,6 +496,7 @@ pub struct Pushed {
 
 /// Cuts a stream of decision records into batches by fixed time windows (see the module's
 /// documentation). Memory: one chunk of leaf hashes plus the chunk roots of the open batch.
+/// The window width is taken in whole milliseconds.
 pub struct WindowBatcher {
     platform: String,
     commitment: u64,
@@ -510,7 +512,7 @@ impl WindowBatcher {
         WindowBatcher {
             platform: platform.to_owned(),
             commitment,
-            width: width.max(chrono::Duration::milliseconds(1)),
+            width: chrono::Duration::milliseconds(width.num_milliseconds().max(1)),
             chunk_log2: DEFAULT_CHUNK_LOG2,
             open: None,
         }
@@ -521,7 +523,7 @@ impl WindowBatcher {
         let start_ms = t.timestamp_millis().div_euclid(w) * w;
         let start = DateTime::from_timestamp_millis(start_ms).expect("in range");
         // The window's last instant: records at exactly `start + width` fall in the next one.
-        let end = start + self.width - chrono::Duration::milliseconds(1);
+        let end = start + self.width - chrono::Duration::nanoseconds(1);
         Window { start, end }
     }
 
@@ -541,13 +543,14 @@ impl WindowBatcher {
         }
         let mut closed = None;
         if let Some(open) = &self.open {
-            if r.time < open.window.start {
+            let start = self.window_of(r.time).start;
+            if start < open.window.start {
                 return Err(BatchError::Late {
                     time: r.time,
                     start: open.window.start,
                 });
             }
-            if r.time > open.window.end {
+            if start > open.window.start {
                 closed = self.close();
             }
         }
@@ -757,7 +760,9 @@ mod tests {
         let mut leaves_of_first = Vec::new();
         for s in [1, 2, 9, 10, 15, 31] {
             let mut r = crate::decision::tests::sample("social.example", 3, 2);
-            r["time"] = format!("2026-11-24T12:00:{s:02}.000Z").into();
+            // The last instant of a window stays in it, even below a millisecond.
+            let frac = if s == 9 { "999999" } else { "000" };
+            r["time"] = format!("2026-11-24T12:00:{s:02}.{frac}Z").into();
             let bytes = serde_json::to_vec(&r).unwrap();
             let p = b.push(&bytes).unwrap();
             if s < 10 {
@@ -772,6 +777,10 @@ mod tests {
         assert_eq!(
             closed[0].predicate.window.start.to_rfc3339(),
             "2026-11-24T12:00:00+00:00"
+        );
+        assert_eq!(
+            closed[0].predicate.window.end.to_rfc3339(),
+            "2026-11-24T12:00:09.999999999+00:00"
         );
         assert_eq!(closed[1].predicate.record_count, 2);
         let mut late = crate::decision::tests::sample("social.example", 3, 2);
