@@ -2,14 +2,17 @@
 //!
 //! The pure core (no I/O): [`note`] (keys, signed notes), [`checkpoint`], [`tlog`] (Merkle
 //! tree, tiles, proofs), [`proof`] (tlog-proof bundles), [`dsse`] (envelopes), [`entry`]
-//! (leaves and statements). At the edges: [`store`] (durable tile files), [`index`] (sled),
-//! [`log`] (recovery and reads), [`sequencer`] (batched appends), [`server`] (HTTP) and
-//! [`client`] (HTTP client used by the CLI).
+//! (leaves and statements), and for ranking decisions [`decision`] (records), [`batch`]
+//! (batch trees), [`receipt`] (receipts) and [`replay`]. At the edges: [`store`] (durable tile
+//! files), [`index`] (sled), [`log`] (recovery and reads), [`sequencer`] (batched appends),
+//! [`server`] (HTTP) and [`client`] (HTTP client used by the CLI).
 
 pub mod audit;
+pub mod batch;
 pub mod blobs;
 pub mod checkpoint;
 pub mod client;
+pub mod decision;
 pub mod digest;
 pub mod dsse;
 pub mod entry;
@@ -21,7 +24,9 @@ pub mod note;
 pub mod pipeline;
 pub mod predicate;
 pub mod proof;
+pub mod receipt;
 pub mod registry;
+pub mod replay;
 pub mod sequencer;
 pub mod server;
 pub mod store;

@@ -43,6 +43,15 @@ enum Command {
         #[command(subcommand)]
         command: cmd::escrow::Command,
     },
+    /// Log a batch of decision records (JSONL) and write one receipt per record.
+    Batch(cmd::batch::Args),
+    /// Decision receipts: verify them offline.
+    Receipt {
+        #[command(subcommand)]
+        command: cmd::receipt::Command,
+    },
+    /// Replay receipts against the revealed model: compare scores and order; exit 0 pass, 1 fail, 2 error.
+    Replay(cmd::replay::Args),
     /// Register platforms and manage their keys (operator).
     Platform {
         #[command(subcommand)]
@@ -71,6 +80,9 @@ fn main() -> ExitCode {
         Command::Escrow { command } => {
             cmd::runtime().and_then(|rt| rt.block_on(cmd::escrow::run(command)))
         }
+        Command::Batch(a) => cmd::batch::run(a),
+        Command::Receipt { command } => std::process::exit(cmd::receipt::run(command).into()),
+        Command::Replay(a) => std::process::exit(cmd::replay::run(a).into()),
         Command::Platform { command } => cmd::runtime().and_then(|rt| {
             rt.block_on(cmd::party::run(embargo::predicate::Role::Platform, command))
         }),

@@ -48,6 +48,25 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table built in memory (e.g. from decision records' inputs): `(name, column)` pairs,
+    /// every column `rows` long.
+    pub fn from_columns(file: &str, rows: usize, columns: Vec<(String, Column)>) -> Table {
+        let header = columns.iter().map(|(n, _)| n.clone()).collect();
+        let columns = columns
+            .into_iter()
+            .map(|(n, c)| {
+                let text = matches!(c, Column::Text { .. });
+                ((n, text), c)
+            })
+            .collect();
+        Table {
+            file: file.to_owned(),
+            rows,
+            header,
+            columns,
+        }
+    }
+
     pub fn number(&self, name: &str) -> &[f64] {
         match &self.columns[&(name.to_owned(), false)] {
             Column::Number(v) => v,

@@ -259,6 +259,38 @@ impl Model {
         })
     }
 
+    /// The model's tensor inputs: name, element type as the audit feeds it (`None` if it
+    /// cannot), and width (the second dimension of a `[N, W]` input, 1 for `[N]`, `None` if
+    /// dynamic).
+    pub fn tensor_inputs(&self) -> Vec<(String, Option<InputType>, Option<usize>)> {
+        self.session
+            .inputs()
+            .iter()
+            .map(|i| {
+                let (ty, width) = match i.dtype() {
+                    ValueType::Tensor { ty, shape, .. } => {
+                        let ty = match ty {
+                            TensorElementType::Float32 => Some(InputType::Float32),
+                            TensorElementType::Float64 => Some(InputType::Float64),
+                            TensorElementType::Int64 => Some(InputType::Int64),
+                            TensorElementType::Int32 => Some(InputType::Int32),
+                            TensorElementType::String => Some(InputType::String),
+                            _ => None,
+                        };
+                        let width = match shape.len() {
+                            1 => Some(1),
+                            2 if shape[1] > 0 => Some(shape[1] as usize),
+                            _ => None,
+                        };
+                        (ty, width)
+                    }
+                    _ => (None, None),
+                };
+                (i.name().to_owned(), ty, width)
+            })
+            .collect()
+    }
+
     pub fn describe_inputs(&self) -> String {
         self.session
             .inputs()

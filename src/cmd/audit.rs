@@ -325,7 +325,7 @@ fn audit_model(
     Ok(rep.passed())
 }
 
-fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -342,7 +342,7 @@ fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn names(dir: &Path, files: &[PathBuf]) -> String {
+pub(crate) fn names(dir: &Path, files: &[PathBuf]) -> String {
     files
         .iter()
         .map(|f| f.strip_prefix(dir).unwrap_or(f).display().to_string())

@@ -2,12 +2,15 @@
 //! a short report; errors carry what went wrong and what to do.
 
 pub mod audit;
+pub mod batch;
 pub mod commit;
 pub mod digest;
 pub mod escrow;
 pub mod fetch;
 pub mod keygen;
 pub mod party;
+pub mod receipt;
+pub mod replay;
 pub mod reveal;
 pub mod serve;
 pub mod status;

@@ -33,6 +33,10 @@ pub struct CommitmentView {
     /// For an escrowed commitment: whether the log holds its ciphertext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escrow_deposited: Option<bool>,
+    /// The decision batches logged under this commitment, newest last (only in
+    /// `GET /v1/commitments/<i>`, at most [`MAX_BATCHES_SHOWN`], the latest ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<BatchView>,
 }
 
 impl CommitmentView {
@@ -45,8 +49,57 @@ impl CommitmentView {
                 .is_some()
                 .then(|| super::escrow::deposited(s.log.blobs(), &c)),
             commitment: c,
+            batches: Vec::new(),
         }
     }
+}
+
+/// A decision batch, as shown under its commitment.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BatchView {
+    /// The batch entry's index.
+    pub entry: u64,
+    pub logged_at: DateTime<Utc>,
+    /// The batch root (SHA3-256), hex.
+    pub root: String,
+    pub record_count: u64,
+    pub window: crate::predicate::Window,
+}
+
+/// Most decision batches one commitment answer lists (the latest; all indices stay in
+/// `decision_batches`).
+pub const MAX_BATCHES_SHOWN: usize = 1000;
+
+/// The decision batches of `c`, read back from their entries.
+fn batches_of(s: &AppState, c: &Commitment) -> Result<Vec<BatchView>, ApiError> {
+    let skip = c.decision_batches.len().saturating_sub(MAX_BATCHES_SHOWN);
+    let mut out = Vec::new();
+    for &entry in &c.decision_batches[skip..] {
+        let bytes = s.log.entry(entry)?;
+        let Ok(leaf) = crate::entry::Leaf::parse(&bytes) else {
+            continue;
+        };
+        let Some(json) = leaf
+            .envelope
+            .payload_bytes()
+            .ok()
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        else {
+            continue;
+        };
+        if let Ok(st) = crate::predicate::TypedStatement::parse(Kind::DecisionBatch, &json) {
+            if let crate::predicate::Predicate::DecisionBatch(b) = st.predicate {
+                out.push(BatchView {
+                    entry,
+                    logged_at: leaf.logged_at,
+                    root: st.subject_digest,
+                    record_count: b.record_count,
+                    window: b.window,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -108,7 +161,9 @@ pub(crate) async fn show(
     Path(index): Path<String>,
 ) -> Result<Json<CommitmentView>, ApiError> {
     let c = find(&s, &index)?;
-    Ok(Json(CommitmentView::new(&s, c, Utc::now())))
+    let mut view = CommitmentView::new(&s, c, Utc::now());
+    view.batches = batches_of(&s, &view.commitment)?;
+    Ok(Json(view))
 }
 
 /// Marks a commitment as being revealed; released on drop.
