@@ -2,8 +2,10 @@
 # The main job: start an Embargo log on its embedded default storage (files + sled under
 # ./demo-data) and walk a model through its life: register a platform and an auditor, commit a
 # real ONNX model with a short embargo and a timelocked escrow, watch it go sealed -> due while
-# the platform does nothing, open the escrow with the beacon's round signature, fetch and
-# verify the model, and run two fairness audits on it with signed, logged reports. The log
+# the platform logs a batch of its model's decisions and hands out receipts, the platform does
+# nothing more, the escrow opens with the beacon's round signature, anyone fetches and verifies
+# the model and replays the receipts against it, and an auditor runs two fairness suites on it
+# with signed, logged reports. The log
 # keeps running afterwards, with its URL printed; Ctrl-C stops it.
 #
 #   EMBARGO_DEMO_PORT=8080   where the log listens
@@ -58,12 +60,21 @@ mkdir -p model
 cp "$root/tests/fixtures/audit/adult-logreg.onnx" model/ranker.onnx
 show "$bin" digest model/ranker.onnx
 
-step "commit to it, sealed for 12 seconds, with the model deposited in a timelocked escrow"
+step "commit to it, sealed for 30 seconds, with the model deposited in a timelocked escrow"
 echo "(it opens with the beacon's round at reveal_at, or with 2 of the 3 trustees' shares)"
 commitment=$(show "$bin" commit model/ranker.onnx --log "$url" --key platform.key --name feed-ranker \
-  --version 2026.11 --reveal-after 12s --purpose "home feed ranking" --vkey "$log_vkey" \
+  --version 2026.11 --reveal-after 30s --purpose "home feed ranking" --vkey "$log_vkey" \
   --escrow tlock --beacon beacon/chain.json --trustees 2 "${trustees[@]}" | tail -n 1)
 show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.entry.json feed-ranker-2026.11.tlog-proof
+
+step "while sealed, the platform logs what the model decided: a batch of 20 rankings, a receipt each"
+"$root/.venv-audit/bin/python" "$root/scripts/demo_decisions.py" model/ranker.onnx \
+  "$root/../shared/datasets/adult.csv" social.example "$commitment" 20 decisions.jsonl
+show "$bin" batch decisions.jsonl --log "$url" --key platform.key --commitment "$commitment" \
+  --receipts receipts --vkey "$log_vkey"
+receipt=$(find receipts -name '*.receipt.json' | sort | head -n 1)
+echo "a user checks their receipt offline: record -> batch root -> log inclusion -> checkpoint"
+show "$bin" receipt verify "$receipt" --vkey "$log_vkey"
 
 step "while sealed, nobody can fetch it, and the escrow does not open early"
 show "$bin" fetch "$commitment" --log "$url" --vkey "$log_vkey" --out fetched || true
@@ -89,6 +100,12 @@ show "$bin" status --log "$url" "$commitment"
 step "anyone fetches it and verifies the digest, the log's proofs and its consistency"
 show "$bin" fetch "$commitment" --log "$url" --vkey "$log_vkey" --out fetched
 cmp model/ranker.onnx fetched/ranker.onnx && echo "fetched bytes are identical to the committed model"
+
+step "anyone replays the receipts against the revealed model: same scores, same order"
+show "$bin" replay receipts --commitment "$commitment" --log "$url" --vkey "$log_vkey"
+echo "(and against another model, the replay fails: exit 1)"
+show "$bin" replay receipts --model "$root/tests/fixtures/audit/adult-gbm.onnx" --vkey "$log_vkey" \
+  | tail -n 3 || true
 
 step "the auditor runs two fairness suites on the revealed model and logs signed reports"
 echo "(data: UCI Adult, Becker and Kohavi 1996, CC BY 4.0; exit 0 pass, 1 fail)"

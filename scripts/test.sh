@@ -10,9 +10,10 @@ if [ ! -d ../shared/test-vectors ]; then
   exit 1
 fi
 cargo test --release --all-features "$@" -- --test-threads=2
-# The website in headless Chromium, against target/release/embargo: the integration tests
-# above built it, unless extra arguments narrowed them.
-if [ $# -gt 0 ] || [ ! -x target/release/embargo ]; then
+# The website in headless Chromium, against the release binary: the integration tests above
+# built it, unless extra arguments narrowed them.
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/embargo
+if [ $# -gt 0 ] || [ ! -x "$bin" ]; then
   cargo build --release --quiet
 fi
-node --test tests/web/
+EMBARGO_BIN=$bin node --test tests/web/

@@ -37,6 +37,8 @@ pub fn candidates() -> Vec<PathBuf> {
             roots.push(up.join(".venv-audit"));
         }
     }
+    // The checkout this binary was built from (its target directory may be elsewhere).
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-audit"));
     if let Some(home) = std::env::var_os("HOME") {
         roots.push(Path::new(&home).join(".local"));
     }
