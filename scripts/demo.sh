@@ -57,18 +57,18 @@ show "$bin" auditor add audits.example --vkey "$auditor_vkey" --display-name "Au
 
 step "the platform's model: a real income classifier (logistic regression on UCI Adult, ONNX)"
 mkdir -p model
-cp "$root/tests/fixtures/audit/adult-logreg.onnx" model/ranker.onnx
-show "$bin" digest model/ranker.onnx
+cp "$root/tests/fixtures/audit/adult-logreg.onnx" model/adult-logreg.onnx
+show "$bin" digest model/adult-logreg.onnx
 
 step "commit to it, sealed for 30 seconds, with the model deposited in a timelocked escrow"
 echo "(it opens with the beacon's round at reveal_at, or with 2 of the 3 trustees' shares)"
-commitment=$(show "$bin" commit model/ranker.onnx --log "$url" --key platform.key --name feed-ranker \
+commitment=$(show "$bin" commit model/adult-logreg.onnx --log "$url" --key platform.key --name feed-ranker \
   --version 2026.11 --reveal-after 30s --purpose "home feed ranking" --vkey "$log_vkey" \
   --escrow tlock --beacon beacon/chain.json --trustees 2 "${trustees[@]}" | tail -n 1)
 show "$bin" verify --vkey "$log_vkey" --entry feed-ranker-2026.11.entry.json feed-ranker-2026.11.tlog-proof
 
 step "while sealed, the platform logs what the model decided: a batch of 20 rankings, a receipt each"
-"$root/.venv-audit/bin/python" "$root/scripts/demo_decisions.py" model/ranker.onnx \
+"$root/.venv-audit/bin/python" "$root/scripts/demo_decisions.py" model/adult-logreg.onnx \
   "$root/../shared/datasets/adult.csv" social.example "$commitment" 20 decisions.jsonl
 show "$bin" batch decisions.jsonl --log "$url" --key platform.key --commitment "$commitment" \
   --receipts receipts --vkey "$log_vkey"
@@ -99,7 +99,7 @@ show "$bin" status --log "$url" "$commitment"
 
 step "anyone fetches it and verifies the digest, the log's proofs and its consistency"
 show "$bin" fetch "$commitment" --log "$url" --vkey "$log_vkey" --out fetched
-cmp model/ranker.onnx fetched/ranker.onnx && echo "fetched bytes are identical to the committed model"
+cmp model/adult-logreg.onnx fetched/adult-logreg.onnx && echo "fetched bytes are identical to the committed model"
 
 step "anyone replays the receipts against the revealed model: same scores, same order"
 show "$bin" replay receipts --commitment "$commitment" --log "$url" --vkey "$log_vkey"
@@ -109,10 +109,13 @@ show "$bin" replay receipts --model "$root/tests/fixtures/audit/adult-gbm.onnx" 
 
 step "the auditor runs two fairness suites on the revealed model and logs signed reports"
 echo "(data: UCI Adult, Becker and Kohavi 1996, CC BY 4.0; exit 0 pass, 1 fail)"
-for suite in adult-predictive-parity adult-four-fifths; do
-  show "$bin" audit "$root/tests/fixtures/audit/$suite.toml" --commitment "$commitment" --log "$url" \
-    --vkey "$log_vkey" --out "audit-$suite" --submit --key auditor.key && verdict=pass || verdict=fail
-  echo "-> $suite: $verdict"
+# The predictive-parity suite of tests/fixtures, pointed at this model (and at the data by path).
+sed -e 's/adult-gbm.onnx/adult-logreg.onnx/' -e "s#^path = .*#path = \"$root/../shared/datasets/adult.csv\"#" \
+  "$root/tests/fixtures/audit/adult-predictive-parity.toml" >predictive-parity.toml
+for suite in predictive-parity.toml "$root/tests/fixtures/audit/adult-four-fifths.toml"; do
+  show "$bin" audit "$suite" --commitment "$commitment" --log "$url" --vkey "$log_vkey" \
+    --out "audit-$(basename "$suite" .toml)" --submit --key auditor.key | tail -n 4 && verdict=pass || verdict=fail
+  echo "-> $(basename "$suite" .toml): $verdict"
 done
 
 step "the log, as any tlog client sees it"
