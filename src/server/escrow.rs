@@ -232,7 +232,7 @@ fn check_lock(prefix: &[u8], c: &Commitment, e: &crate::predicate::Escrow) -> Re
             e.chain_hash
         )));
     }
-    if (lock.x25519_stanzas > 0) != !e.trustees.is_empty() {
+    if (lock.x25519_stanzas > 0) == e.trustees.is_empty() {
         return Err(refuse(if e.trustees.is_empty() {
             "the deposit has a trustee stanza but the commitment names no trustees".into()
         } else {
