@@ -4,14 +4,12 @@
 //! in it), hands out receipts; after the reveal, honest receipts replay and every kind of
 //! tampering fails with its reason.
 
+mod common;
+
+use common::{embargo, ok, Server};
 use embargo::audit::{self, data, model, suite::InputType, suite::Suite};
 use serde_json::{json, Value};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const TOKEN: &str = "decisions-operator-token";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,70 +19,8 @@ fn fixtures() -> PathBuf {
     root().join("tests/fixtures/audit")
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dir: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_embargo"))
-        .args(["serve", "--data"])
-        .arg(dir.join("data"))
-        .arg("--key")
-        .arg(dir.join("log.key"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--interval", "20ms", "--min-embargo", "1s"])
-        .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-fn embargo(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embargo"))
-        .args(args)
-        .current_dir(dir)
-        .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-        .env("EMBARGO_STATE", dir.join("client-state.json"))
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = embargo(dir, args);
-    assert!(
-        out.status.success(),
-        "embargo {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned()
+    Server::start(&dir.join("data"), &dir.join("log.key"), &[])
 }
 
 /// Runs the CLI; returns the exit code and stdout + stderr.

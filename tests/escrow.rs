@@ -166,11 +166,7 @@ fn wait_until(t: chrono::DateTime<chrono::Utc>) {
 fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
     let s = setup();
     let dir = s.dir();
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &["--beacon-chain", "beacon/chain.json"],
-    );
+    let server = serve(&s, &[]);
     let server_url = server.url.clone();
     register(&s, &server_url);
     let model = common::make_model(dir, "model", 0);
@@ -258,20 +254,7 @@ fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
     assert_eq!(c["reveal"]["revealed_by"], "escrow");
 
     // It is fetched and verified like any reveal; the platform never uploaded a byte.
-    ok(
-        dir,
-        &[
-            "fetch",
-            &index,
-            "--log",
-            &server_url,
-            "--vkey",
-            &s.log_vkey,
-            "--out",
-            "fetched",
-        ],
-    );
-    same_tree(&model, &dir.join("fetched"));
+    fetch_and_compare(&s, &server_url, &index, &model);
     // Posting the signature again opens nothing twice.
     let again = post_round(dir, &server_url, lock);
     assert!(
@@ -285,11 +268,7 @@ fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
 fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
     let s = setup();
     let dir = s.dir();
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &["--beacon-chain", "beacon/chain.json"],
-    );
+    let server = serve(&s, &[]);
     let url = server.url.clone();
     register(&s, &url);
     common::make_model(dir, "model", 0);
@@ -408,11 +387,7 @@ fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
 fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     let s = setup();
     let dir = s.dir();
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &["--beacon-chain", "beacon/chain.json"],
-    );
+    let server = serve(&s, &[]);
     let url = server.url.clone();
     register(&s, &url);
     let model = common::make_model(dir, "model", 3);
@@ -512,11 +487,7 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
 
     // Posted shares are durable: the log restarts between the first and the second.
     drop(server);
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &["--beacon-chain", "beacon/chain.json"],
-    );
+    let server = serve(&s, &[]);
     let url = server.url.clone();
 
     let two = embargo(
@@ -541,20 +512,7 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     assert_eq!(status_of(dir, &url, &index), "revealed");
     let c = commitment_json(&url, &index);
     assert_eq!(c["reveal"]["revealed_by"], "escrow");
-    ok(
-        dir,
-        &[
-            "fetch",
-            &index,
-            "--log",
-            &url,
-            "--vkey",
-            &s.log_vkey,
-            "--out",
-            "fetched",
-        ],
-    );
-    same_tree(&model, &dir.join("fetched"));
+    fetch_and_compare(&s, &url, &index, &model);
 }
 
 #[test]
@@ -563,18 +521,7 @@ fn the_log_fetches_the_round_from_a_drand_endpoint_and_opens_the_escrow_by_itsel
     let dir = s.dir();
     let drand = DrandStub::start(dir.join("beacon"), dir.to_owned());
     let drand_url = drand.url.clone();
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &[
-            "--beacon-chain",
-            "beacon/chain.json",
-            "--drand-url",
-            &drand_url,
-            "--beacon-poll",
-            "500ms",
-        ],
-    );
+    let server = serve(&s, &["--drand-url", &drand_url, "--beacon-poll", "500ms"]);
     let url = server.url.clone();
     register(&s, &url);
     let model = common::make_model(dir, "model", 5);
@@ -582,31 +529,14 @@ fn the_log_fetches_the_round_from_a_drand_endpoint_and_opens_the_escrow_by_itsel
     assert_eq!(status_of(dir, &url, &index), "sealed");
     wait_for_status(dir, &url, &index, "revealed", Duration::from_secs(30));
     assert!(drand.served() >= 1);
-    ok(
-        dir,
-        &[
-            "fetch",
-            &index,
-            "--log",
-            &url,
-            "--vkey",
-            &s.log_vkey,
-            "--out",
-            "fetched",
-        ],
-    );
-    same_tree(&model, &dir.join("fetched"));
+    fetch_and_compare(&s, &url, &index, &model);
 }
 
 #[test]
 fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
     let s = setup();
     let dir = s.dir();
-    let server = Server::start(
-        &dir.join("data"),
-        &dir.join("log.key"),
-        &["--beacon-chain", "beacon/chain.json"],
-    );
+    let server = serve(&s, &[]);
     let url = server.url.clone();
     register(&s, &url);
     common::make_model(dir, "model", 11);
@@ -708,6 +638,29 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
         "{error}"
     );
     assert!(st["predicate"]["escrow"].get("opened_digest").is_none());
+}
+
+/// A log that follows the test beacon, with `extra` flags.
+fn serve(s: &Setup, extra: &[&str]) -> Server {
+    let mut args = vec!["--beacon-chain", "beacon/chain.json"];
+    args.extend_from_slice(extra);
+    Server::start(&s.dir().join("data"), &s.dir().join("log.key"), &args)
+}
+
+/// `embargo fetch` of commitment `index` into `fetched`, which must hold `model`'s bytes.
+fn fetch_and_compare(s: &Setup, url: &str, index: &str, model: &Path) {
+    let args = [
+        "fetch",
+        index,
+        "--log",
+        url,
+        "--vkey",
+        &s.log_vkey,
+        "--out",
+        "fetched",
+    ];
+    ok(s.dir(), &args);
+    same_tree(model, &s.dir().join("fetched"));
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
