@@ -192,6 +192,13 @@ impl Client {
         self.json(resp).await
     }
 
+    /// One registered party (`GET /v1/parties/<name>`).
+    pub async fn party(&self, name: &str) -> Result<crate::registry::Party, ClientError> {
+        let url = self.url(&format!("v1/parties/{name}"));
+        let resp = self.send(self.http.get(&url), &url).await?;
+        self.json(resp).await
+    }
+
     pub async fn commitment(&self, index: u64) -> Result<CommitmentView, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}"));
         let resp = self.send(self.http.get(&url), &url).await?;

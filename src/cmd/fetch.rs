@@ -125,6 +125,57 @@ async fn included_entry(
     Leaf::parse(&leaf).with_context(|| format!("entry {index} is not an Embargo leaf"))
 }
 
+/// Checks that commitment `index` is signed by a key the log bound to `platform` in one of its
+/// own registration entries (verified like any entry: included in `cp`, signed by the log),
+/// so the platform cannot disown the commitment and the log cannot forge one. The party's
+/// JSON only says which registration entries to read: the one that revoked the signing key,
+/// or else the latest.
+async fn platform_signed(
+    client: &Client,
+    vkey: &PublicKey,
+    cp: &SignedCheckpoint,
+    commitment: &Leaf,
+    platform: &str,
+    index: u64,
+) -> anyhow::Result<()> {
+    let keyid = match commitment.envelope.signatures.as_slice() {
+        [one] => one.keyid.clone(),
+        _ => bail!("commitment {index} must carry exactly one signature, by {platform}"),
+    };
+    let party = client.party(platform).await?;
+    let registration = party
+        .revoked_keys
+        .iter()
+        .find(|r| r.key.key_ref() == keyid)
+        .map_or(party.updated_at, |r| r.revoked_at);
+    let leaf = included_entry(client, vkey, cp, registration).await?;
+    leaf.envelope
+        .verify(|id| (id == vkey.key_ref()).then_some(vkey))
+        .with_context(|| format!("registration entry {registration} is not signed by the log"))?;
+    let Predicate::Registration(r) = typed(&leaf, Kind::Registration, registration)?.predicate
+    else {
+        unreachable!("parsed as a registration")
+    };
+    ensure!(
+        r.name == platform,
+        "registration entry {registration} is for {}, not {platform}",
+        r.name
+    );
+    let key = r
+        .keys
+        .iter()
+        .chain(&r.revoked_keys)
+        .find(|k| k.key_ref() == keyid)
+        .with_context(|| {
+            format!("commitment {index} is signed by {keyid}, which the log's registration entry {registration} does not bind to {platform}")
+        })?;
+    commitment
+        .envelope
+        .verify(|id| (id == keyid).then_some(key))
+        .with_context(|| format!("commitment {index}'s signature by {keyid} does not verify"))?;
+    Ok(())
+}
+
 fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> {
     let payload = leaf.envelope.payload_bytes()?;
     let json: serde_json::Value = serde_json::from_slice(&payload)?;
@@ -207,8 +258,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 /// Downloads the revealed model of commitment `index` into `out` (which must not exist, or be
 /// empty) and checks everything `embargo fetch` checks: the log's checkpoint against `vkey`,
 /// its consistency with the one this client saw before (`state`, default
-/// [`ClientState::default_path`]), the inclusion of the commitment and the reveal, the reveal's
-/// signature by the log, and the model's digest and size. Nothing is kept if a check fails.
+/// [`ClientState::default_path`]), the inclusion of the commitment and the reveal, the
+/// commitment's signature by a key the log's registration entries bind to the platform, the
+/// reveal's signature by the log, and the model's digest and size. Nothing is kept if a check fails.
 pub async fn fetch_verified(
     log: &str,
     vkey: &PublicKey,
@@ -247,6 +299,16 @@ pub async fn fetch_verified(
     let Predicate::ModelCommitment(c) = &commitment.predicate else {
         unreachable!("parsed as a commitment")
     };
+
+    platform_signed(
+        &client,
+        &a.vkey,
+        &cp,
+        &commitment_leaf,
+        &c.platform,
+        a.index,
+    )
+    .await?;
 
     let view = client.commitment(a.index).await?;
     let reveal_index = view

@@ -49,6 +49,7 @@ function writeModel(dir, files) {
  *    period: revealed late;
  *  - "search-ranker 7" (market): sealed for 30 days (a countdown);
  *  - "feed-ranker 1.1" (social): committed last with a 2 s embargo: due for GRACE_S seconds.
+ *  - "search-ranker 7" (market): sealed for 30 days, its model deposited in a timelocked escrow.
  * Returns the URL, keys, the seeded indexes and stop().
  */
 export async function seedLog({ webDir = null, log = () => {} } = {}) {
@@ -97,8 +98,8 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     const late = model('ads-3.1', { 'model.onnx': randomBytes(2000) });
     const sealed = model('search-7', { 'model.onnx': randomBytes(5000) });
     const due = model('feed-1.1', { 'weights.bin': randomBytes(700) });
-    const commit = (path, platform, name, version, after, purpose) => run(['commit', path, ...L, ...V, '--key', `${platform}.key`,
-      '--name', name, '--version', version, '--reveal-after', after, '--purpose', purpose, '--out', join(dir, `${name}-${version}.tlog-proof`)], opts).then(Number);
+    const commit = (path, platform, name, version, after, purpose, extra = []) => run(['commit', path, ...L, ...V, '--key', `${platform}.key`,
+      '--name', name, '--version', version, '--reveal-after', after, '--purpose', purpose, '--out', join(dir, `${name}-${version}.tlog-proof`), ...extra], opts).then(Number);
 
     log('committing');
     const t0 = Date.now();
@@ -106,7 +107,8 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     idx.overdue = await commit(overdue, 'social.example', 'feed-ranker', '0.9', '2s', 'home feed ranking');
     idx.late = await commit(late, 'social.example', 'ads-ranker', '3.1', '2s', 'ad ranking');
     idx.onTime = await commit(onTime, 'social.example', 'feed-ranker', '1.0', '2s', 'home feed ranking');
-    idx.sealed = await commit(sealed, 'market.example', 'search-ranker', '7', '30d', 'search result ranking');
+    // Sealed, with its model in a timelocked escrow (drand quicknet; sealing needs no network).
+    idx.sealed = await commit(sealed, 'market.example', 'search-ranker', '7', '30d', 'search result ranking', ['--escrow', 'tlock']);
     idx.reveal = Number(await run(['reveal', onTime, ...L, ...V, '--commitment', String(idx.onTime), '--key', 'social.example.key', '--out', join(dir, 'reveal.tlog-proof')], opts));
 
     const info = await (await fetch(`${url}/v1/commitments/${idx.onTime}`)).json();

@@ -141,6 +141,25 @@ test('the countdown ticks', async () => {
   await shot('commitment-sealed-desktop');
 });
 
+test('an escrowed commitment: the lock, the trustee-free escrow and its public ciphertext', async () => {
+  await open(`/commitments/${log.idx.sealed}`);
+  const info = await (await fetch(`${log.url}/v1/commitments/${log.idx.sealed}`)).json();
+  assert.equal(info.escrow.scheme, 'tlock');
+  assert.equal(info.escrow_deposited, true);
+  const text = await page.locator('main').innerText();
+  const round = /tlock, drand round ([\d,.\u202f\u00a0 ]+)/.exec(text);
+  assert.ok(round, `the escrow row names the round: ${text}`);
+  assert.equal(round[1].replace(/\D/g, ''), String(info.escrow.lock_round));
+  assert.match(text, /Escrowed/);
+  const link = page.locator(`a[href="/v1/commitments/${log.idx.sealed}/escrow"]`);
+  assert.equal(await link.count(), 1, 'a link to the ciphertext');
+  const resp = await fetch(`${log.url}/v1/commitments/${log.idx.sealed}/escrow`);
+  assert.equal(resp.status, 200);
+  const bytes = new Uint8Array(await resp.arrayBuffer());
+  assert.equal(bytes.length, info.escrow.ciphertext_size);
+  assert.equal(new TextDecoder().decode(bytes.slice(0, 22)), 'age-encryption.org/v1\n');
+});
+
 test('a revealed commitment: timeline, digest, size, download, batches, audits with charts', async () => {
   const c = await api(`/v1/commitments/${log.idx.onTime}`);
   await open(`/commitments/${log.idx.onTime}`);
