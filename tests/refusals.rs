@@ -1439,7 +1439,7 @@ async fn reveal_declaring_more_bytes_than_committed_is_refused_as_too_large() {
 }
 
 #[tokio::test]
-async fn reveal_declaring_fewer_bytes_or_other_files_than_committed_is_refused_as_too_small() {
+async fn reveal_declaring_fewer_bytes_or_other_files_than_committed_is_refused() {
     let m = Model::new(22, 3000);
     let (s, key, index) = sealed_commitment(&m).await;
     let sig = s.reveal_signature(&key, index, &m);
@@ -1468,8 +1468,8 @@ async fn reveal_declaring_fewer_bytes_or_other_files_than_committed_is_refused_a
     assert_refusal(
         s.post_reveal(index, split.stream(), Some(sig)).await,
         422,
-        "too_small",
-        &["3000 bytes in 2 files", "3000 bytes in 1 files"],
+        "wrong_file_count",
+        &["holds 2 files", "is for 1 files", "nothing was stored"],
     );
     s.assert_nothing_stored(&before, "other file count").await;
     s.assert_unrevealed(index).await;

@@ -286,7 +286,19 @@ fn receive(reader: impl Read, c: &Commitment, blobs: &BlobStore) -> Result<(), A
             format!("the upload is {declared} bytes but commitment {} is for {} bytes: refusing a larger model", c.index, c.model.total_size),
         ));
     }
-    if declared < c.model.total_size || header.files.len() as u64 != c.model.file_count {
+    if declared == c.model.total_size && header.files.len() as u64 != c.model.file_count {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_file_count",
+            format!(
+                "the upload holds {} files but commitment {} is for {} files: this is not the committed model; nothing was stored",
+                header.files.len(),
+                c.index,
+                c.model.file_count
+            ),
+        ));
+    }
+    if declared < c.model.total_size {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_small",
