@@ -366,6 +366,39 @@ fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
     assert!(p["escrow"]["signature"].as_str().unwrap().len() >= 96);
     let decoy_digest = &ok(dir, &["digest", "decoy"])[..64];
     assert_eq!(p["escrow"]["opened_digest"], decoy_digest);
+    // Anyone can repeat the opening from the public ciphertext and the published signature,
+    // trusting nothing the log says: the cheat opens to the decoy, the decoy to itself.
+    let err = refused(
+        dir,
+        &[
+            "escrow",
+            "open",
+            &cheat_index,
+            "--log",
+            &url,
+            "--vkey",
+            &s.log_vkey,
+            "--out",
+            "opened",
+        ],
+    );
+    assert!(err.contains("NOT the committed"), "{err}");
+    same_tree(&dir.join("decoy"), &dir.join("opened"));
+    ok(
+        dir,
+        &[
+            "escrow",
+            "open",
+            &decoy,
+            "--log",
+            &url,
+            "--vkey",
+            &s.log_vkey,
+            "--out",
+            "opened-decoy",
+        ],
+    );
+    same_tree(&dir.join("decoy"), &dir.join("opened-decoy"));
     // The real model was never revealed: fetch refuses.
     let err = refused(
         dir,
@@ -513,6 +546,22 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     let c = commitment_json(&url, &index);
     assert_eq!(c["reveal"]["revealed_by"], "escrow");
     fetch_and_compare(&s, &url, &index, &model);
+    // The shares are published in the reveal entry: anyone can repeat the opening.
+    ok(
+        dir,
+        &[
+            "escrow",
+            "open",
+            &index,
+            "--log",
+            &url,
+            "--vkey",
+            &s.log_vkey,
+            "--out",
+            "by-shares",
+        ],
+    );
+    same_tree(&model, &dir.join("by-shares"));
 }
 
 #[test]

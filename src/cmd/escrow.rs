@@ -2,7 +2,7 @@
 //! platform retries a deposit; and a local test beacon for demos and tests. Also the sealing
 //! step `embargo commit --escrow tlock` uses.
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use embargo::client::{file_body, Client};
 use embargo::digest::{FileHasher, Manifest};
@@ -22,6 +22,11 @@ pub enum Command {
     Beacon(BeaconArgs),
     /// Deposit (or re-deposit) an escrow's ciphertext, e.g. after `commit --escrow` failed to.
     Deposit(DepositArgs),
+    /// Open an escrow yourself, trusting nothing the log says: download the public ciphertext,
+    /// check it against the commitment, decrypt it with the round signature (or the shares) the
+    /// log's reveal entry published, or one you give, and check the model digest. Exit 1 if the
+    /// escrow opens to other bytes than the committed model.
+    Open(OpenArgs),
     /// A local drand-style beacon for demos and tests (a BLS key on your disk: not a timelock).
     #[command(subcommand)]
     TestBeacon(TestBeaconCommand),
@@ -68,6 +73,24 @@ pub struct DepositArgs {
     commitment: u64,
 }
 
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// The escrowed commitment's index.
+    commitment: u64,
+    /// The log's URL.
+    #[arg(long)]
+    log: String,
+    /// The log's verifier key.
+    #[arg(long)]
+    vkey: PublicKey,
+    /// Where to write what the escrow opens to (must not exist yet).
+    #[arg(long)]
+    out: PathBuf,
+    /// The round's BLS signature, hex (default: the one the log's reveal entry published).
+    #[arg(long)]
+    signature: Option<String>,
+}
+
 #[derive(clap::Subcommand)]
 pub enum TestBeaconCommand {
     /// Make a beacon: writes <dir>/chain.json (drand chain info) and <dir>/beacon.secret.
@@ -93,6 +116,7 @@ pub async fn run(c: Command) -> anyhow::Result<()> {
         Command::Share(a) => share(a).await,
         Command::Beacon(a) => beacon(a).await,
         Command::Deposit(a) => deposit(a).await,
+        Command::Open(a) => open(a).await,
         Command::TestBeacon(t) => test_beacon(t),
     }
 }
@@ -338,6 +362,146 @@ pub async fn deposit_file(client: &Client, index: u64, file: &Path) -> anyhow::R
         }
     );
     Ok(())
+}
+
+async fn open(a: OpenArgs) -> anyhow::Result<()> {
+    use embargo::checkpoint::SignedCheckpoint;
+    use embargo::predicate::{Kind, Predicate};
+    use futures_util::TryStreamExt;
+    use std::io::Read;
+
+    ensure!(
+        !a.out.exists(),
+        "{} exists: choose another --out",
+        a.out.display()
+    );
+    let client = Client::new(&a.log);
+    let cp = SignedCheckpoint::verify(&client.checkpoint().await?, &a.vkey)
+        .context("the log's checkpoint is not signed by --vkey")?;
+    let leaf = super::fetch::included_entry(&client, &a.vkey, &cp, a.commitment).await?;
+    let commitment = super::fetch::typed(&leaf, Kind::ModelCommitment, a.commitment)?;
+    let Predicate::ModelCommitment(c) = &commitment.predicate else {
+        unreachable!("parsed as a commitment")
+    };
+    let e = c
+        .escrow
+        .as_ref()
+        .with_context(|| format!("commitment {} has no escrow", a.commitment))?;
+
+    // The key: a signature given here, or the evidence of the log's reveal by escrow.
+    let key = match &a.signature {
+        Some(sig) => Key::Beacon(
+            e.lock_round,
+            hex::decode(sig.trim()).context("--signature is not hex")?,
+        ),
+        None => evidence(&client, &a.vkey, &cp, a.commitment).await?,
+    };
+    let chain = client
+        .beacons()
+        .await?
+        .chains
+        .into_iter()
+        .find(|ch| hex(&ch.chain_hash) == e.chain_hash)
+        .with_context(|| format!("the log does not list chain {}", e.chain_hash))?;
+
+    // Download the ciphertext, checking it against the committed digest.
+    let tmp = a.out.with_extension("ciphertext.partial");
+    let mut file = std::fs::File::create(&tmp)?;
+    let mut hasher = FileHasher::new();
+    let mut stream = client.escrow_ciphertext(a.commitment).await?.bytes_stream();
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    file.sync_all()?;
+    let got = format!("sha3-256:{}", hex(&hasher.finish().0));
+    if got != e.ciphertext_digest {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("the log served a ciphertext with digest {got}, but the commitment escrows {}: nothing was opened", e.ciphertext_digest);
+    }
+
+    let ciphertext = io::BufReader::new(std::fs::File::open(&tmp)?);
+    let plain: Box<dyn Read + Send> = match key {
+        Key::Beacon(round, sig) => {
+            Box::new(escrow::open_with_beacon(&chain, round, &sig, ciphertext)?)
+        }
+        Key::Shares(shares) => Box::new(escrow::open_with_shares(&shares, ciphertext)?),
+    };
+    let out = a.out.clone();
+    let manifest = tokio::task::spawn_blocking(move || super::fetch::unpack(plain, &out)).await?;
+    let _ = std::fs::remove_file(&tmp);
+    let manifest = manifest.context("the escrow does not open to a model stream")?;
+    let opened = manifest.digest().to_hex();
+    if opened != commitment.subject_digest {
+        bail!(
+            "the escrow of commitment {} opens to a model with digest {opened} (written to {}), NOT the committed {}: the platform's escrow is invalid",
+            a.commitment,
+            a.out.display(),
+            commitment.subject_digest
+        );
+    }
+    eprintln!(
+        "OK: the escrow of commitment {} opens to the committed model {} {} (sha3-256:{opened}), written to {}",
+        a.commitment,
+        c.model.name,
+        c.model.version,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// What opens an escrow, as `open` uses it.
+enum Key {
+    Beacon(u64, Vec<u8>),
+    Shares(Vec<escrow::Share>),
+}
+
+/// The round signature or shares the log published in its reveal-by-escrow entry for
+/// `commitment` (the entry is checked: included in `cp`, signed by the log).
+async fn evidence(
+    client: &Client,
+    vkey: &PublicKey,
+    cp: &embargo::checkpoint::SignedCheckpoint,
+    commitment: u64,
+) -> anyhow::Result<Key> {
+    use embargo::predicate::{Kind, OpenedWith, Predicate, RevealedBy};
+    let view = client.commitment(commitment).await?.commitment;
+    let entry = view
+        .escrow_invalid
+        .or(view
+            .reveal
+            .as_ref()
+            .filter(|r| r.revealed_by == RevealedBy::Escrow)
+            .map(|r| r.index))
+        .with_context(|| {
+            format!("the log has not opened commitment {commitment}'s escrow: give the round's --signature")
+        })?;
+    let leaf = super::fetch::included_entry(client, vkey, cp, entry).await?;
+    leaf.envelope
+        .verify(|id| (id == vkey.key_ref()).then_some(vkey))
+        .with_context(|| format!("entry {entry} is not signed by the log"))?;
+    let Predicate::Reveal(r) = super::fetch::typed(&leaf, Kind::Reveal, entry)?.predicate else {
+        unreachable!("parsed as a reveal")
+    };
+    ensure!(
+        r.commitment == commitment,
+        "entry {entry} is not about commitment {commitment}"
+    );
+    let ev = r
+        .escrow
+        .with_context(|| format!("entry {entry} holds no escrow evidence"))?;
+    Ok(match ev.opened_with {
+        OpenedWith::Beacon => Key::Beacon(
+            ev.round.context("the evidence has no round")?,
+            hex::decode(ev.signature.context("the evidence has no signature")?)?,
+        ),
+        OpenedWith::Trustees => Key::Shares(
+            ev.shares
+                .iter()
+                .map(|p| escrow::Share::from_text(&p.share))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 fn test_beacon(c: TestBeaconCommand) -> anyhow::Result<()> {

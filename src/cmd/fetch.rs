@@ -102,7 +102,7 @@ pub async fn check_consistency(
 }
 
 /// Fetches entry `index`, checks its inclusion in `cp`, and returns the parsed leaf.
-async fn included_entry(
+pub(super) async fn included_entry(
     client: &Client,
     vkey: &PublicKey,
     cp: &SignedCheckpoint,
@@ -176,7 +176,7 @@ async fn platform_signed(
     Ok(())
 }
 
-fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> {
+pub(super) fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> {
     let payload = leaf.envelope.payload_bytes()?;
     let json: serde_json::Value = serde_json::from_slice(&payload)?;
     ensure!(
@@ -188,7 +188,7 @@ fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> 
 }
 
 /// Writes the files of a model stream under `dir` and returns what they hash to.
-fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {
+pub(super) fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {
     let mut r = BufReader::with_capacity(1 << 20, reader);
     let header = Header::read_from(&mut r)?;
     let mut current: Option<(String, BufWriter<std::fs::File>)> = None;
