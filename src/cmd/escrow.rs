@@ -26,7 +26,7 @@ pub enum Command {
     /// check it against the commitment, decrypt it with the round signature (or the shares) the
     /// log's reveal entry published, or one you give, and check the model digest. Exit 1 if the
     /// escrow opens to other bytes than the committed model.
-    Open(OpenArgs),
+    Open(Box<OpenArgs>),
     /// A local drand-style beacon for demos and tests (a BLS key on your disk: not a timelock).
     #[command(subcommand)]
     TestBeacon(TestBeaconCommand),
@@ -116,7 +116,7 @@ pub async fn run(c: Command) -> anyhow::Result<()> {
         Command::Share(a) => share(a).await,
         Command::Beacon(a) => beacon(a).await,
         Command::Deposit(a) => deposit(a).await,
-        Command::Open(a) => open(a).await,
+        Command::Open(a) => open(*a).await,
         Command::TestBeacon(t) => test_beacon(t),
     }
 }
