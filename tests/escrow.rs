@@ -689,6 +689,167 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
     assert!(st["predicate"]["escrow"].get("opened_digest").is_none());
 }
 
+#[test]
+fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
+    let s = setup();
+    let dir = s.dir();
+    // Log B makes ciphertexts log A has never seen.
+    let a = serve(&s, &[]);
+    let b = Server::start(
+        &dir.join("data-b"),
+        &dir.join("log.key"),
+        &["--beacon-chain", "beacon/chain.json"],
+    );
+    register(&s, &a.url);
+    register(&s, &b.url);
+    common::make_model(dir, "model", 13);
+    let at = |secs: i64| {
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() + chrono::Duration::seconds(secs), 0)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let (t1, t2) = (at(3600), at(7200));
+    let on_b = |name: &str, reveal_at: &str| -> serde_json::Value {
+        commit_escrowed(
+            &s,
+            &b.url,
+            "model",
+            name,
+            &[
+                "--reveal-at",
+                reveal_at,
+                "--escrow-out",
+                &format!("{name}.age"),
+            ],
+        );
+        let entry: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("{name}-1.entry.json"))).unwrap(),
+        )
+        .unwrap();
+        serde_json::from_slice(&base64_decode(
+            entry["envelope"]["payload"].as_str().unwrap(),
+        ))
+        .unwrap()
+    };
+    let st1 = on_b("first", &t1);
+    let st2 = on_b("second", &t2);
+    let submit = |statement: &serde_json::Value, file: &str| {
+        std::fs::write(dir.join(file), serde_json::to_vec(statement).unwrap()).unwrap();
+        embargo(
+            dir,
+            &[
+                "submit",
+                "--log",
+                &a.url,
+                "--key",
+                "platform.key",
+                "--vkey",
+                &s.log_vkey,
+                "--predicate-type",
+                "https://embargo.dev/model-commitment/v1",
+                file,
+            ],
+        )
+    };
+    let size_of = |url: &str| -> u64 {
+        let (_, body) = common::http_get(&format!("{url}/v1/log"));
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["size"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Admission: the lock must be the first round at or after reveal_at, on a chain the log
+    // follows, and the ciphertext no larger than the model can encrypt to. Nothing is logged.
+    let before = size_of(&a.url);
+    let mut wrong_round = st1.clone();
+    wrong_round["predicate"]["escrow"]["lock_round"] =
+        (st1["predicate"]["escrow"]["lock_round"].as_u64().unwrap() + 1).into();
+    let out = submit(&wrong_round, "wrong-round.json");
+    assert!(
+        stderr(&out).contains("lock it to round"),
+        "{}",
+        stderr(&out)
+    );
+    let mut unknown_chain = st1.clone();
+    unknown_chain["predicate"]["escrow"]["chain_hash"] = "ab".repeat(32).into();
+    let out = submit(&unknown_chain, "unknown-chain.json");
+    assert!(
+        stderr(&out).contains("escrows can be locked only to the drand chains this log follows"),
+        "{}",
+        stderr(&out)
+    );
+    let mut too_big = st1.clone();
+    too_big["predicate"]["escrow"]["ciphertext_size"] = (1u64 << 40).into();
+    let out = submit(&too_big, "too-big.json");
+    assert!(stderr(&out).contains("can encrypt to"), "{}", stderr(&out));
+    assert_eq!(size_of(&a.url), before, "a refused commitment was logged");
+
+    // Deposits: only the committed bytes, whole, locked as committed, are kept.
+    let first = {
+        let out = submit(&st1, "first.json");
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let ciphertext = std::fs::read(dir.join("first.age")).unwrap();
+    let put = |index: &str, body: &[u8]| {
+        let (status, answer) = common::http_send(
+            "PUT",
+            &format!("{}/v1/commitments/{index}/escrow", a.url),
+            "application/octet-stream",
+            body,
+        );
+        (status, String::from_utf8_lossy(&answer).into_owned())
+    };
+    let deposited = |index: &str| commitment_json(&a.url, index)["escrow_deposited"].clone();
+    let (status, answer) = put(&first, &ciphertext[..ciphertext.len() / 2]);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains("too_small") && answer.contains("nothing was stored"),
+        "{answer}"
+    );
+    let mut longer = ciphertext.clone();
+    longer.push(0);
+    let (status, answer) = put(&first, &longer);
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("too_large"), "{answer}");
+    let mut flipped = ciphertext.clone();
+    flipped[ciphertext.len() / 3] ^= 1;
+    let (status, answer) = put(&first, &flipped);
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("digest_mismatch"), "{answer}");
+    assert_eq!(deposited(&first), false);
+
+    // A ciphertext locked to another round than committed never opens: refused.
+    let mut relocked = st1.clone();
+    relocked["subject"][0]["name"] = "relocked".into();
+    relocked["predicate"]["model"]["name"] = "relocked".into();
+    relocked["predicate"]["escrow"]["ciphertext_digest"] =
+        st2["predicate"]["escrow"]["ciphertext_digest"].clone();
+    relocked["predicate"]["escrow"]["ciphertext_size"] =
+        st2["predicate"]["escrow"]["ciphertext_size"].clone();
+    let out = submit(&relocked, "relocked.json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let relocked_index = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (status, answer) = put(
+        &relocked_index,
+        &std::fs::read(dir.join("second.age")).unwrap(),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains("escrow_lock_mismatch") && answer.contains("is locked to round"),
+        "{answer}"
+    );
+    assert_eq!(deposited(&relocked_index), false);
+    let leftovers = std::fs::read_dir(dir.join("data/blobs/tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 0, "a refused deposit left a temporary file");
+
+    // The whole, committed bytes are kept.
+    let (status, answer) = put(&first, &ciphertext);
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(deposited(&first), true);
+}
+
 /// A log that follows the test beacon, with `extra` flags.
 fn serve(s: &Setup, extra: &[&str]) -> Server {
     let mut args = vec!["--beacon-chain", "beacon/chain.json"];

@@ -178,24 +178,42 @@ pub fn same_tree(a: &Path, b: &Path) {
 /// GETs `url` (plain HTTP on 127.0.0.1) and returns the status and body.
 /// A minimal blocking GET over a raw socket, so tests need no async runtime.
 pub fn http_get(url: &str) -> (u16, Vec<u8>) {
-    raw_http::get(url)
+    raw_http::request("GET", url, None)
+}
+
+/// A minimal blocking request with a body; a server that answers before reading all of it is
+/// fine (the answer is still read).
+pub fn http_send(method: &str, url: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    raw_http::request(method, url, Some((content_type, body)))
 }
 
 mod raw_http {
-    pub fn get(url: &str) -> (u16, Vec<u8>) {
-        use std::io::{Read, Write};
+    use std::io::{Read, Write};
+
+    pub fn request(method: &str, url: &str, body: Option<(&str, &[u8])>) -> (u16, Vec<u8>) {
         let rest = url.strip_prefix("http://").expect("http URL");
         let (host, path) = rest
             .split_once('/')
             .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
         let mut s = std::net::TcpStream::connect(host).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some((content_type, bytes)) = body {
+            head += &format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                bytes.len()
+            );
+        }
+        head += "\r\n";
+        let sent = s.write_all(head.as_bytes()).and_then(|()| match body {
+            Some((_, bytes)) => s.write_all(bytes),
+            None => Ok(()),
+        });
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let read = s.read_to_end(&mut raw);
+        assert!(
+            !raw.is_empty(),
+            "no answer to {method} {url} (send: {sent:?}, read: {read:?})"
+        );
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
