@@ -47,9 +47,9 @@ function writeModel(dir, files) {
  *  - "feed-ranker 0.9" (social): committed with a 2 s embargo, never revealed: overdue;
  *  - "ads-ranker 3.1" (social): committed with a 2 s embargo, revealed after the grace
  *    period: revealed late;
- *  - "search-ranker 7" (market): sealed for 30 days (a countdown);
  *  - "feed-ranker 1.1" (social): committed last with a 2 s embargo: due for GRACE_S seconds.
- *  - "search-ranker 7" (market): sealed for 30 days, its model deposited in a timelocked escrow.
+ *  - "search-ranker 7" (market): sealed for 30 days (a countdown), its model deposited in a
+ *    timelocked escrow.
  * Returns the URL, keys, the seeded indexes and stop().
  */
 export async function seedLog({ webDir = null, log = () => {} } = {}) {
