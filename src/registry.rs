@@ -280,6 +280,8 @@ pub struct Registry {
     by_platform: sled::Tree,
     /// Escrowed commitments by lock: chain hash (32 bytes), round, index (big-endian).
     escrows: sled::Tree,
+    /// The same keys, for the escrows not yet opened (nor found invalid, nor revealed).
+    pending_escrows: sled::Tree,
     /// Current keys, by `<name>+<id>`: (party, key).
     keys: RwLock<HashMap<String, (String, PublicKey)>>,
     /// Revoked keys, by `<name>+<id>`: (party, revoked at).
@@ -289,6 +291,15 @@ pub struct Registry {
 
 fn storage(e: impl std::fmt::Display) -> AdmitError {
     AdmitError::Storage(e.to_string())
+}
+
+/// The escrow index key of commitment `index`: chain hash, lock round, index (big-endian).
+fn lock_key(e: &Escrow, index: u64) -> Result<Vec<u8>, AdmitError> {
+    let mut key = Vec::with_capacity(48);
+    key.extend_from_slice(&hex32(&e.chain_hash).map_err(storage)?);
+    key.extend_from_slice(&e.lock_round.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    Ok(key)
 }
 
 /// Parses 64 hex digits.
@@ -325,6 +336,7 @@ impl Registry {
             commitments: db.open_tree("commitments")?,
             by_platform: db.open_tree("commitments_by_platform")?,
             escrows: db.open_tree("escrows_by_lock")?,
+            pending_escrows: db.open_tree("pending_escrows_by_lock")?,
             keys: RwLock::default(),
             revoked: RwLock::default(),
             policy,
@@ -614,11 +626,12 @@ impl Registry {
             .collect()
     }
 
-    /// Every escrow lock, in (chain, round) order: (chain hash, round, commitment index).
-    pub fn escrow_locks(
+    /// The locks of escrows not yet opened, found invalid or revealed, in (chain, round)
+    /// order: (chain hash, round, commitment index).
+    pub fn pending_escrow_locks(
         &self,
     ) -> impl Iterator<Item = Result<([u8; 32], u64, u64), AdmitError>> + '_ {
-        self.escrows.iter().map(|item| {
+        self.pending_escrows.iter().map(|item| {
             let (k, _) = item.map_err(storage)?;
             if k.len() != 48 {
                 return Err(storage("malformed escrow index key"));
@@ -695,11 +708,9 @@ impl Registry {
                 key.extend_from_slice(&index.to_be_bytes());
                 self.by_platform.insert(key, &[]).map_err(storage)?;
                 if let Some(e) = &c.escrow {
-                    let mut key = Vec::with_capacity(48);
-                    key.extend_from_slice(&hex32(&e.chain_hash).map_err(storage)?);
-                    key.extend_from_slice(&e.lock_round.to_be_bytes());
-                    key.extend_from_slice(&index.to_be_bytes());
-                    self.escrows.insert(key, &[]).map_err(storage)?;
+                    let key = lock_key(e, index)?;
+                    self.escrows.insert(&key, &[]).map_err(storage)?;
+                    self.pending_escrows.insert(key, &[]).map_err(storage)?;
                 }
                 if let Some(old) = c.supersedes {
                     self.update_commitment(old, |prev| prev.superseded_by = Some(index))?;
@@ -717,6 +728,16 @@ impl Registry {
                 };
                 let invalid_escrow =
                     r.revealed_by == RevealedBy::Escrow && !record.matches_commitment;
+                let settles_escrow = invalid_escrow || record.matches_commitment;
+                if let Some(e) = self
+                    .commitment(r.commitment)?
+                    .and_then(|c| c.escrow)
+                    .filter(|_| settles_escrow)
+                {
+                    self.pending_escrows
+                        .remove(lock_key(&e, r.commitment)?)
+                        .map_err(storage)?;
+                }
                 self.update_commitment(r.commitment, |c| {
                     if invalid_escrow && c.escrow_invalid.is_none() {
                         c.escrow_invalid = Some(index);
@@ -767,5 +788,83 @@ impl Registry {
             self.put_commitment(&c)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predicate::{ModelCommitment, Reveal};
+
+    fn effect(predicate: Predicate) -> Effect {
+        Effect {
+            statement: TypedStatement {
+                subject_name: "ranker".into(),
+                subject_digest: "ab".repeat(32),
+                predicate,
+            },
+            signer: "social.example+01020304".into(),
+        }
+    }
+
+    fn escrowed() -> Predicate {
+        Predicate::ModelCommitment(ModelCommitment {
+            platform: "social.example".into(),
+            model: ModelInfo {
+                name: "ranker".into(),
+                version: "1".into(),
+                format: "onnx".into(),
+                total_size: 10,
+                file_count: 1,
+            },
+            reveal_at: Utc::now(),
+            purpose: None,
+            supersedes: None,
+            escrow: Some(Escrow {
+                scheme: "tlock".into(),
+                ciphertext_digest: format!("sha3-256:{}", "cd".repeat(32)),
+                ciphertext_size: 500,
+                lock_round: 77,
+                chain_hash: "ef".repeat(32),
+                trustees: vec![],
+                threshold: None,
+            }),
+        })
+    }
+
+    fn reveal_by_escrow(matches: bool) -> Predicate {
+        Predicate::Reveal(Reveal {
+            commitment: 3,
+            revealed_by: RevealedBy::Escrow,
+            revealer: None,
+            on_time: true,
+            location: "v1/commitments/3/model".into(),
+            total_size: 10,
+            matches_commitment: Some(matches),
+            escrow: None,
+        })
+    }
+
+    #[test]
+    fn an_escrow_stays_pending_until_it_opens_or_is_found_invalid() {
+        for matches in [true, false] {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let r = Registry::open(&db, Policy::default()).unwrap();
+            r.apply(3, Utc::now(), &effect(escrowed())).unwrap();
+            let pending: Vec<_> = r.pending_escrow_locks().map(Result::unwrap).collect();
+            assert_eq!(pending, vec![([0xef; 32], 77, 3)]);
+            r.apply(4, Utc::now(), &effect(reveal_by_escrow(matches)))
+                .unwrap();
+            assert_eq!(r.pending_escrow_locks().count(), 0);
+            // Still found by its lock, so a second signature is told it already opened.
+            assert_eq!(r.escrows_locked_to(&[0xef; 32], 77).unwrap(), vec![3]);
+            let c = r.commitment(3).unwrap().unwrap();
+            let expected = if matches {
+                Status::Revealed
+            } else {
+                Status::EscrowInvalid
+            };
+            assert_eq!(c.status(Utc::now()), expected);
+        }
     }
 }

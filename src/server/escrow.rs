@@ -818,7 +818,8 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Fetches round signatures from drand endpoints for escrows whose round has been published,
-/// and opens them: the escrow opens even if nobody posts the signature.
+/// and opens them: the escrow opens even if nobody posts the signature. Each poll reads only
+/// the escrows still pending.
 pub async fn watch_beacons(s: Arc<AppState>, urls: Vec<String>, every: std::time::Duration) {
     if urls.is_empty() {
         return;
@@ -832,7 +833,7 @@ pub async fn watch_beacons(s: Arc<AppState>, urls: Vec<String>, every: std::time
         let due: Vec<([u8; 32], u64, u64)> = s
             .log
             .registry
-            .escrow_locks()
+            .pending_escrow_locks()
             .filter_map(Result::ok)
             .filter(|(chain, round, _)| {
                 s.log
