@@ -448,49 +448,21 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
         c["reveal_at"].as_str().unwrap().parse().unwrap();
 
     // Trustees cannot open it early, and strangers not at all.
-    let err = refused(
-        dir,
-        &[
-            "escrow",
-            "share",
-            "--log",
-            &url,
-            "--commitment",
-            &index,
-            "--key",
-            "t1.key",
-        ],
-    );
+    let err = {
+        let out = post_share(dir, &url, &index, "t1.key");
+        assert!(!out.status.success());
+        stderr(&out)
+    };
     assert!(err.contains("sealed until"), "{err}");
-    let err = refused(
-        dir,
-        &[
-            "escrow",
-            "share",
-            "--log",
-            &url,
-            "--commitment",
-            &index,
-            "--key",
-            "platform.key",
-        ],
-    );
+    let err = {
+        let out = post_share(dir, &url, &index, "platform.key");
+        assert!(!out.status.success());
+        stderr(&out)
+    };
     assert!(err.contains("is not a trustee"), "{err}");
 
     wait_until(reveal_at + chrono::Duration::milliseconds(200));
-    let one = embargo(
-        dir,
-        &[
-            "escrow",
-            "share",
-            "--log",
-            &url,
-            "--commitment",
-            &index,
-            "--key",
-            "t1.key",
-        ],
-    );
+    let one = post_share(dir, &url, &index, "t1.key");
     assert!(one.status.success(), "{}", stderr(&one));
     assert!(
         stderr(&one).contains("1 of 2 shares are in"),
@@ -498,19 +470,7 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
         stderr(&one)
     );
     // K-1 shares open nothing, and posting the same share twice does not count twice.
-    let again = embargo(
-        dir,
-        &[
-            "escrow",
-            "share",
-            "--log",
-            &url,
-            "--commitment",
-            &index,
-            "--key",
-            "t1.key",
-        ],
-    );
+    let again = post_share(dir, &url, &index, "t1.key");
     assert!(
         stderr(&again).contains("1 of 2 shares are in"),
         "{}",
@@ -523,19 +483,7 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     let server = serve(&s, &[]);
     let url = server.url.clone();
 
-    let two = embargo(
-        dir,
-        &[
-            "escrow",
-            "share",
-            "--log",
-            &url,
-            "--commitment",
-            &index,
-            "--key",
-            "t3.key",
-        ],
-    );
+    let two = post_share(dir, &url, &index, "t3.key");
     assert!(two.status.success(), "{}", stderr(&two));
     assert!(
         stderr(&two).contains("the escrow opened"),
@@ -848,6 +796,23 @@ fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
     let (status, answer) = put(&first, &ciphertext);
     assert_eq!(status, 201, "{answer}");
     assert_eq!(deposited(&first), true);
+}
+
+/// `embargo escrow share` by the trustee whose private key is `key`.
+fn post_share(dir: &Path, url: &str, index: &str, key: &str) -> std::process::Output {
+    embargo(
+        dir,
+        &[
+            "escrow",
+            "share",
+            "--log",
+            url,
+            "--commitment",
+            index,
+            "--key",
+            key,
+        ],
+    )
 }
 
 /// A log that follows the test beacon, with `extra` flags.
