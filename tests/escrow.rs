@@ -285,10 +285,7 @@ fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
         &["--reveal-at", &reveal_arg, "--escrow-out", "decoy.age"],
     );
     // ...reused by a commitment to the real model: the escrow holds other bytes.
-    let entry: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("decoy-1.entry.json")).unwrap()).unwrap();
-    let payload = base64_decode(entry["envelope"]["payload"].as_str().unwrap());
-    let decoy_statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let decoy_statement = saved_statement(dir, "decoy-1.entry.json");
     let digest_line = ok(dir, &["digest", "model"]);
     let digest = &digest_line[..64];
     let total: u64 = 3_000_000 + 13 + 4;
@@ -303,22 +300,7 @@ fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
             "escrow": decoy_statement["predicate"]["escrow"],
         }
     });
-    std::fs::write(dir.join("cheat.json"), serde_json::to_vec(&cheat).unwrap()).unwrap();
-    let cheat_index = ok(
-        dir,
-        &[
-            "submit",
-            "--log",
-            &url,
-            "--key",
-            "platform.key",
-            "--vkey",
-            &s.log_vkey,
-            "--predicate-type",
-            "https://embargo.dev/model-commitment/v1",
-            "cheat.json",
-        ],
-    );
+    let cheat_index = submitted(&submit_commitment(&s, &url, &cheat, "cheat.json"));
     ok(
         dir,
         &[
@@ -352,13 +334,7 @@ fn a_cheating_platforms_escrow_is_logged_as_escrow_invalid() {
 
     // The evidence is in the log: the signature, and the digest the escrow opened to.
     let c = commitment_json(&url, &cheat_index);
-    let at = c["escrow_invalid"].as_u64().unwrap();
-    let (_, raw) = common::http_get(&format!("{url}/v1/entries/{at}"));
-    let leaf: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-    let st: serde_json::Value = serde_json::from_slice(&base64_decode(
-        leaf["envelope"]["payload"].as_str().unwrap(),
-    ))
-    .unwrap();
+    let st = logged_statement(&url, c["escrow_invalid"].as_u64().unwrap());
     let p = &st["predicate"];
     assert_eq!(p["matches_commitment"], false);
     assert_eq!(p["revealed_by"], "escrow");
@@ -557,32 +533,11 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
     let mut hasher = embargo::digest::FileHasher::new();
     hasher.update(&bytes);
     let root = embargo::predicate::hex(&hasher.finish().0);
-    let entry: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("honest-1.entry.json")).unwrap()).unwrap();
-    let honest: serde_json::Value = serde_json::from_slice(&base64_decode(
-        entry["envelope"]["payload"].as_str().unwrap(),
-    ))
-    .unwrap();
-    let mut cheat = honest.clone();
+    let mut cheat = saved_statement(dir, "honest-1.entry.json");
     cheat["subject"][0]["name"] = "broken".into();
     cheat["predicate"]["model"]["name"] = "broken".into();
     cheat["predicate"]["escrow"]["ciphertext_digest"] = format!("sha3-256:{root}").into();
-    std::fs::write(dir.join("broken.json"), serde_json::to_vec(&cheat).unwrap()).unwrap();
-    let index = ok(
-        dir,
-        &[
-            "submit",
-            "--log",
-            &url,
-            "--key",
-            "platform.key",
-            "--vkey",
-            &s.log_vkey,
-            "--predicate-type",
-            "https://embargo.dev/model-commitment/v1",
-            "broken.json",
-        ],
-    );
+    let index = submitted(&submit_commitment(&s, &url, &cheat, "broken.json"));
     // A deposit of other bytes than committed is refused; the committed (corrupted) ones are kept.
     let err = refused(
         dir,
@@ -623,12 +578,7 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
     );
     assert_eq!(status_of(dir, &url, &index), "escrow-invalid");
     let c = commitment_json(&url, &index);
-    let (_, raw) = common::http_get(&format!("{url}/v1/entries/{}", c["escrow_invalid"]));
-    let leaf: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-    let st: serde_json::Value = serde_json::from_slice(&base64_decode(
-        leaf["envelope"]["payload"].as_str().unwrap(),
-    ))
-    .unwrap();
+    let st = logged_statement(&url, c["escrow_invalid"].as_u64().unwrap());
     let error = st["predicate"]["escrow"]["error"].as_str().unwrap();
     assert!(
         error.contains("not a whole model stream") || error.contains("does not open"),
@@ -669,35 +619,12 @@ fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
                 &format!("{name}.age"),
             ],
         );
-        let entry: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.join(format!("{name}-1.entry.json"))).unwrap(),
-        )
-        .unwrap();
-        serde_json::from_slice(&base64_decode(
-            entry["envelope"]["payload"].as_str().unwrap(),
-        ))
-        .unwrap()
+        saved_statement(dir, &format!("{name}-1.entry.json"))
     };
     let st1 = on_b("first", &t1);
     let st2 = on_b("second", &t2);
-    let submit = |statement: &serde_json::Value, file: &str| {
-        std::fs::write(dir.join(file), serde_json::to_vec(statement).unwrap()).unwrap();
-        embargo(
-            dir,
-            &[
-                "submit",
-                "--log",
-                &a.url,
-                "--key",
-                "platform.key",
-                "--vkey",
-                &s.log_vkey,
-                "--predicate-type",
-                "https://embargo.dev/model-commitment/v1",
-                file,
-            ],
-        )
-    };
+    let submit =
+        |statement: &serde_json::Value, file: &str| submit_commitment(&s, &a.url, statement, file);
     let size_of = |url: &str| -> u64 {
         let (_, body) = common::http_get(&format!("{url}/v1/log"));
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["size"]
@@ -732,11 +659,7 @@ fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
     assert_eq!(size_of(&a.url), before, "a refused commitment was logged");
 
     // Deposits: only the committed bytes, whole, locked as committed, are kept.
-    let first = {
-        let out = submit(&st1, "first.json");
-        assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let first = submitted(&submit(&st1, "first.json"));
     let ciphertext = std::fs::read(dir.join("first.age")).unwrap();
     let put = |index: &str, body: &[u8]| {
         let (status, answer) = common::http_send(
@@ -774,9 +697,7 @@ fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
         st2["predicate"]["escrow"]["ciphertext_digest"].clone();
     relocked["predicate"]["escrow"]["ciphertext_size"] =
         st2["predicate"]["escrow"]["ciphertext_size"].clone();
-    let out = submit(&relocked, "relocked.json");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let relocked_index = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let relocked_index = submitted(&submit(&relocked, "relocked.json"));
     let (status, answer) = put(
         &relocked_index,
         &std::fs::read(dir.join("second.age")).unwrap(),
@@ -838,9 +759,57 @@ fn fetch_and_compare(s: &Setup, url: &str, index: &str, model: &Path) {
     same_tree(model, &s.dir().join("fetched"));
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+/// The in-toto statement inside a leaf, as the log serves it or `embargo` saves it.
+fn statement_in(leaf: &[u8]) -> serde_json::Value {
     use base64::prelude::{Engine, BASE64_STANDARD};
-    BASE64_STANDARD.decode(s).unwrap()
+    let leaf: serde_json::Value = serde_json::from_slice(leaf).unwrap();
+    let payload = BASE64_STANDARD
+        .decode(leaf["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+/// The statement of an entry `embargo commit` or `embargo submit` saved in `dir`.
+fn saved_statement(dir: &Path, file: &str) -> serde_json::Value {
+    statement_in(&std::fs::read(dir.join(file)).unwrap())
+}
+
+/// The statement of entry `index`, as the log serves it.
+fn logged_statement(url: &str, index: u64) -> serde_json::Value {
+    let (status, raw) = common::http_get(&format!("{url}/v1/entries/{index}"));
+    assert_eq!(status, 200);
+    statement_in(&raw)
+}
+
+/// `embargo submit` of a model-commitment statement (written to `file` first).
+fn submit_commitment(
+    s: &Setup,
+    url: &str,
+    statement: &serde_json::Value,
+    file: &str,
+) -> std::process::Output {
+    std::fs::write(s.dir().join(file), serde_json::to_vec(statement).unwrap()).unwrap();
+    embargo(
+        s.dir(),
+        &[
+            "submit",
+            "--log",
+            url,
+            "--key",
+            "platform.key",
+            "--vkey",
+            &s.log_vkey,
+            "--predicate-type",
+            "https://embargo.dev/model-commitment/v1",
+            file,
+        ],
+    )
+}
+
+/// The index a successful `embargo submit` printed.
+fn submitted(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", stderr(out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A drand-style HTTP endpoint for the test beacon: `GET /<chain hash>/public/<round>`
