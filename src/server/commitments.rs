@@ -274,6 +274,49 @@ where
     })
 }
 
+/// Why a model stream's body was not kept.
+pub(crate) enum NotKept {
+    /// The stream: malformed, cut short, too long, or its reader failed.
+    Stream(StreamError),
+    /// A whole model stream, but not the committed model: what it hashes to.
+    Digest(String),
+    /// Writing or committing the blob failed here.
+    Local(std::io::Error),
+}
+
+/// Writes `header` and the body that follows it in `r` into a temporary blob, hashing as it
+/// goes (the blob is written on a thread of its own), and keeps the blob under the model digest
+/// only if it is `c`'s committed model. The one place a revealed model gets stored: uploads
+/// and escrows both come through here.
+pub(crate) fn keep_if_committed(
+    header: &Header,
+    r: &mut impl Read,
+    c: &Commitment,
+    blobs: &BlobStore,
+) -> Result<(), NotKept> {
+    let mut blob = crate::pipeline::write_behind(blobs.create_temp().map_err(NotKept::Local)?);
+    blob.write_all(&header.encode()).map_err(NotKept::Local)?;
+    let mut write_error = None;
+    let body = model_stream::read_body(header, r, |_, bytes| {
+        blob.write_all(bytes).map_err(|e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            write_error = Some(e);
+            copy
+        })
+    });
+    if let Some(e) = write_error {
+        return Err(NotKept::Local(e));
+    }
+    let got = body.map_err(NotKept::Stream)?.digest().to_hex();
+    if got != c.model_digest {
+        return Err(NotKept::Digest(got));
+    }
+    blob.finish()
+        .and_then(|b| b.commit("sha3-256", &c.model_digest))
+        .map_err(NotKept::Local)?;
+    Ok(())
+}
+
 /// Receives a model stream into a blob, checking it against the commitment.
 fn receive(reader: impl Read, c: &Commitment, blobs: &BlobStore) -> Result<(), ApiError> {
     let mut r = BufReader::with_capacity(1 << 20, reader);
@@ -311,26 +354,19 @@ fn receive(reader: impl Read, c: &Commitment, blobs: &BlobStore) -> Result<(), A
             ),
         ));
     }
-    let internal = |e: std::io::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("storing the upload failed: {e}"),
-        )
-    };
-    let mut blob = blobs.create_temp().map_err(internal)?;
-    blob.write_all(&header.encode()).map_err(internal)?;
-    let manifest = model_stream::read_body(&header, &mut r, |_, bytes| blob.write_all(bytes))
-        .map_err(|e| stream_error(e, c))?;
-    let got = manifest.digest().to_hex();
-    if got != c.model_digest {
-        return Err(ApiError::new(
+    keep_if_committed(&header, &mut r, c, blobs).map_err(|e| match e {
+        NotKept::Stream(e) => stream_error(e, c),
+        NotKept::Digest(got) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "digest_mismatch",
             format!("the uploaded model's digest is {got}, but commitment {} is for {}: these are not the committed bytes; nothing was stored", c.index, c.model_digest),
-        ));
-    }
-    blob.commit("sha3-256", &c.model_digest).map_err(internal)?;
+        ),
+        NotKept::Local(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("storing the upload failed: {e}"),
+        ),
+    })?;
     Ok(())
 }
 

@@ -16,13 +16,13 @@
 //! Nothing opens before the round's publication time, which is never before `reveal_at`.
 //! The crypto is in [`crate::escrow`]; this module never decrypts anything itself.
 
-use super::commitments::{find, idle_timeout, RevealGuard};
+use super::commitments::{find, idle_timeout, keep_if_committed, NotKept, RevealGuard};
 use super::submit::{bad_request, log_statement};
 use super::{ApiError, AppState, IMMUTABLE};
 use crate::blobs::BlobStore;
 use crate::digest::FileHasher;
 use crate::escrow::{self, Chain, Share};
-use crate::model_stream::{self, Header};
+use crate::model_stream::Header;
 use crate::pipeline;
 use crate::predicate::{
     hex, statement, EscrowOpening, Kind, OpenedWith, PostedShare, Reveal, RevealedBy,
@@ -626,35 +626,27 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
             c.model.total_size
         ));
     }
-    let mut blob = pipeline::write_behind(blobs.create_temp()?);
-    blob.write_all(&header.encode())?;
-    let write_failed = AtomicBool::new(false);
-    let body = model_stream::read_body(&header, &mut r, |_, bytes| {
-        blob.write_all(bytes)
-            .inspect_err(|_| write_failed.store(true, Ordering::Relaxed))
-    });
-    let manifest = match body {
-        Ok(m) => m,
-        Err(err) if read_failed.load(Ordering::Relaxed) || write_failed.load(Ordering::Relaxed) => {
+    match keep_if_committed(&header, &mut r, c, blobs) {
+        Ok(()) => {}
+        Err(NotKept::Local(e)) => return Err(e),
+        Err(NotKept::Stream(err)) if read_failed.load(Ordering::Relaxed) => {
             return Err(io::Error::other(err.to_string()))
         }
-        Err(err) => {
+        Err(NotKept::Stream(err)) => {
             return invalid(format!(
                 "the escrow's plaintext is not a whole model stream: {err}"
             ))
         }
-    };
-    let got = manifest.digest().to_hex();
-    if got != c.model_digest {
-        return Ok(Outcome::Invalid {
-            error: format!(
-                "the escrow opened to a model with digest {got}, not the committed {}",
-                c.model_digest
-            ),
-            opened_digest: Some(got),
-        });
+        Err(NotKept::Digest(got)) => {
+            return Ok(Outcome::Invalid {
+                error: format!(
+                    "the escrow opened to a model with digest {got}, not the committed {}",
+                    c.model_digest
+                ),
+                opened_digest: Some(got),
+            })
+        }
     }
-    blob.finish()?.commit("sha3-256", &c.model_digest)?;
     Ok(Outcome::Committed)
 }
 
