@@ -16,4 +16,5 @@ bin=${CARGO_TARGET_DIR:-$PWD/target}/release/embargo
 if [ $# -gt 0 ] || [ ! -x "$bin" ]; then
   cargo build --release --quiet
 fi
-EMBARGO_BIN=$bin node --test tests/web/
+# A hard limit, so a browser or server left running cannot hold CI until its own timeout.
+EMBARGO_BIN=$bin timeout --kill-after=30s 20m node --test tests/web/

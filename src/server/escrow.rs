@@ -816,10 +816,8 @@ pub async fn watch_beacons(s: Arc<AppState>, urls: Vec<String>, every: std::time
     if urls.is_empty() {
         return;
     }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(20))
-        .build()
-        .expect("a default HTTP client");
+    let targets: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let client = crate::client::http_client(std::time::Duration::from_secs(20), &targets);
     loop {
         tokio::time::sleep(every).await;
         let due: Vec<([u8; 32], u64, u64)> = s

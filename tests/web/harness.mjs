@@ -72,7 +72,8 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     const timer = setTimeout(() => fail(new Error(`embargo serve did not start:\n${stderr}`)), 20_000);
     server.stderr.on('data', (d) => {
       stderr += d;
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(stderr);
+      // Only a whole line: a chunk may end in the middle of the address.
+      const m = /listening on (http:\/\/[0-9.:]+)\r?\n/.exec(stderr);
       if (m) { clearTimeout(timer); ok(m[1]); }
     });
     server.on('exit', (code) => { clearTimeout(timer); fail(new Error(`embargo serve exited (${code}):\n${stderr}`)); });

@@ -58,9 +58,12 @@ async function verify(button, p = page) {
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // Start the browser while the log is seeded (the seeding waits out a grace period).
-  const [l, b] = await Promise.all([seedLog(), launchChromium()]);
-  log = l;
-  browser = b;
+  // allSettled, not all: if one fails, after() must still stop the other, or the leftover
+  // process keeps node running.
+  const [l, b] = await Promise.allSettled([seedLog(), launchChromium()]);
+  log = l.value;
+  browser = b.value;
+  for (const r of [l, b]) if (r.status === 'rejected') throw r.reason;
   page = watch(await browser.context.newPage());
 });
 
