@@ -83,7 +83,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         (None, Some(d)) => {
             let t =
                 Utc::now() + chrono::Duration::from_std(d).context("--reveal-after is too long")?;
-            chrono::SubsecRound::trunc_subsecs(t, 0)
+            // Whole seconds, rounded up: the embargo is never shorter than asked.
+            let up = chrono::SubsecRound::trunc_subsecs(t, 0);
+            if up < t {
+                up + chrono::Duration::seconds(1)
+            } else {
+                up
+            }
         }
         (None, None) => bail!("give --reveal-after or --reveal-at"),
     };
