@@ -2,7 +2,7 @@
 // Chromium with playwright-core. Used by site.test.mjs; run it directly to get a seeded log to
 // look at by hand:   node tests/web/harness.mjs   (serves web/ from disk: edit and reload)
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,15 @@ function run(args, { cwd, env } = {}) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Asks `check` every 250 ms until it says true; throws after `timeout` ms, saying `what()`.
+async function poll(what, check, timeout = 15_000) {
+  const end = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
+    await sleep(250);
+  }
+}
+
 function writeModel(dir, files) {
   mkdirSync(dir, { recursive: true });
   for (const [name, content] of Object.entries(files)) {
@@ -49,7 +58,14 @@ function writeModel(dir, files) {
  *    period: revealed late;
  *  - "feed-ranker 1.1" (social): committed last with a 2 s embargo: due for GRACE_S seconds.
  *  - "search-ranker 7" (market): sealed for 30 days (a countdown), its model deposited in a
- *    timelocked escrow.
+ *    timelocked escrow (drand quicknet).
+ *  - "recs-ranker 2" (market): committed with a few seconds' embargo and its model in an escrow
+ *    locked to a local test beacon the log follows (`--beacon-chain`); never revealed by the
+ *    platform: the beacon's round signature, posted after the reveal date, opened the escrow:
+ *    revealed (on time) by escrow;
+ *  - "price-ranker 4" (market): a cheating platform's commitment whose escrow is the one of
+ *    "recs-ranker 2" (other bytes than its committed model): when the round opened it, the log
+ *    logged the evidence (a reveal entry that does not match): escrow-invalid.
  * Returns the URL, keys, the seeded indexes and stop().
  */
 export async function seedLog({ webDir = null, log = () => {} } = {}) {
@@ -63,12 +79,16 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
   for (const p of ['social.example', 'market.example', 'audits.example']) {
     keys[p] = await run(['keygen', '--name', p, '--out', `${p}.key`], opts);
   }
+  // A local drand-style beacon with 1 s rounds: escrows locked to it open when its round
+  // signature is posted (the log follows it, besides quicknet).
+  await run(['escrow', 'test-beacon', 'new', 'beacon', '--period', '1'], opts);
   const serverEnv = { ...process.env, ...env, RUST_LOG: 'embargo=warn' };
   if (webDir) serverEnv.EMBARGO_WEB_DIR = webDir;
   // A 100 ms minimum embargo: the seeding commits with 2 s embargoes on a busy machine, and the
   // policy's minimum is not what these tests are about.
   const server = spawn(BIN, ['serve', '--data', join(dir, 'log'), '--key', 'log.key', '--listen', '127.0.0.1:0',
-    '--interval', '50ms', '--min-embargo', '100ms', '--grace', `${GRACE_S}s`], { cwd: dir, env: serverEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--interval', '50ms', '--min-embargo', '100ms', '--grace', `${GRACE_S}s`, '--beacon-chain', join('beacon', 'chain.json')],
+  { cwd: dir, env: serverEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`embargo serve did not start:\n${stderr}`)), 20_000);
@@ -101,8 +121,11 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     const late = model('ads-3.1', { 'model.onnx': randomBytes(2000) });
     const sealed = model('search-7', { 'model.onnx': randomBytes(5000) });
     const due = model('feed-1.1', { 'weights.bin': randomBytes(700) });
+    const byEscrow = model('recs-2', { 'model.onnx': randomBytes(3000) });
+    const cheatFiles = { 'model.onnx': randomBytes(4000), 'config.json': '{"depth":6}\n' };
+    const cheat = model('price-4', cheatFiles);
     const commit = (path, platform, name, version, after, purpose, extra = []) => run(['commit', path, ...L, ...V, '--key', `${platform}.key`,
-      '--name', name, '--version', version, '--reveal-after', after, '--purpose', purpose, '--out', join(dir, `${name}-${version}.tlog-proof`), ...extra], opts).then(Number);
+      '--name', name, '--version', version, ...(after ? ['--reveal-after', after] : []), '--purpose', purpose, '--out', join(dir, `${name}-${version}.tlog-proof`), ...extra], opts).then(Number);
 
     log('committing');
     const t0 = Date.now();
@@ -112,6 +135,46 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     idx.onTime = await commit(onTime, 'social.example', 'feed-ranker', '1.0', '2s', 'home feed ranking');
     // Sealed, with its model in a timelocked escrow (drand quicknet; sealing needs no network).
     idx.sealed = await commit(sealed, 'market.example', 'search-ranker', '7', '30d', 'search result ranking', ['--escrow', 'tlock']);
+    // Escrowed to the test beacon, a few seconds ahead (whole seconds: a beacon round), enough
+    // for the cheating commitment below to be logged before that date too.
+    const escrowRevealAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 8000).toISOString().replace(/\.\d+Z$/, 'Z');
+    idx.byEscrow = await commit(byEscrow, 'market.example', 'recs-ranker', '2', null, 'recommendations',
+      ['--reveal-at', escrowRevealAt, '--escrow', 'tlock', '--beacon', join('beacon', 'chain.json'), '--escrow-out', 'recs-2.age']);
+    // A cheating platform: it commits to one model but reuses that escrow (other bytes).
+    const escrowed = JSON.parse(readFileSync(join(dir, 'recs-ranker-2.entry.json'), 'utf8'));
+    const escrowedStatement = JSON.parse(Buffer.from(escrowed.envelope.payload, 'base64').toString('utf8'));
+    const cheatDigest = (await run(['digest', cheat], opts)).slice(0, 64);
+    const cheatStatement = join(dir, 'price-ranker-4.json');
+    writeFileSync(cheatStatement, JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'price-ranker', digest: { 'sha3-256': cheatDigest } }],
+      predicateType: 'https://embargo.dev/model-commitment/v1',
+      predicate: {
+        platform: 'market.example', purpose: 'price ranking',
+        model: { name: 'price-ranker', version: '4', format: 'directory', total_size: Object.values(cheatFiles).reduce((n, f) => n + f.length, 0), file_count: 2 },
+        reveal_at: escrowRevealAt,
+        escrow: escrowedStatement.predicate.escrow,
+      },
+    }));
+    idx.escrowInvalid = Number(await run(['submit', ...L, ...V, '--key', 'market.example.key', '--predicate-type', 'https://embargo.dev/model-commitment/v1', cheatStatement], opts));
+    await run(['escrow', 'deposit', 'recs-2.age', ...L, '--commitment', String(idx.escrowInvalid)], opts);
+    // After the reveal date, anyone posts the round's signature: the log opens both escrows.
+    // (Runs while the grace period below is waited out.)
+    const escrowOpened = (async () => {
+      const round = (await (await fetch(`${url}/v1/commitments/${idx.byEscrow}`)).json()).escrow.lock_round;
+      const sig = JSON.parse(await run(['escrow', 'test-beacon', 'sign', 'beacon', '--round', String(round)], opts));
+      const post = () => run(['escrow', 'beacon', ...L, '--round', String(round), '--signature', sig.signature, '--chain', sig.chain_hash], opts);
+      await sleep(Math.max(0, Date.parse(escrowRevealAt) - Date.now()));
+      // The log refuses a round before its time (round_not_due): ask again until it is due.
+      await poll(() => 'the log to take the round signature', async () => {
+        try { await post(); return true; } catch (e) { if (/round_not_due|not published until/.test(e.message)) return false; throw e; }
+      });
+      for (const [i, want] of [[idx.byEscrow, 'revealed'], [idx.escrowInvalid, 'escrow-invalid']]) {
+        let got;
+        await poll(() => `commitment #${i} to be ${want} (it is ${got})`, async () => (got = (await (await fetch(`${url}/v1/commitments/${i}`)).json()).status) === want);
+      }
+    })();
+    escrowOpened.catch(() => { /* awaited below; this only keeps an early failure from going unhandled */ });
     idx.reveal = Number(await run(['reveal', onTime, ...L, ...V, '--commitment', String(idx.onTime), '--key', 'social.example.key', '--out', join(dir, 'reveal.tlog-proof')], opts));
 
     const info = await (await fetch(`${url}/v1/commitments/${idx.onTime}`)).json();
@@ -150,8 +213,8 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     // Wait for the 2 s commitments to pass their grace period, then reveal one of them late.
     const overdueAt = Math.max(...await Promise.all([idx.overdue, idx.late].map(async (i) =>
       Date.parse((await (await fetch(`${url}/v1/commitments/${i}`)).json()).overdue_at)))) + 1000;
-    log(`waiting ${Math.round((overdueAt - Date.now()) / 1000)} s for the grace period to end`);
-    await sleep(Math.max(0, overdueAt - Date.now()));
+    log(`waiting ${Math.round((overdueAt - Date.now()) / 1000)} s for the grace period to end (and opening the escrows meanwhile)`);
+    await Promise.all([sleep(Math.max(0, overdueAt - Date.now())), escrowOpened]);
     idx.lateReveal = Number(await run(['reveal', late, ...L, ...V, '--commitment', String(idx.late), '--out', join(dir, 'late.tlog-proof')], opts));
     idx.due = await commit(due, 'social.example', 'feed-ranker', '1.1', '2s', 'home feed ranking');
     await sleep(2500);

@@ -1,6 +1,6 @@
 // The public website in real headless Chromium (Debian's, driven by playwright-core), against a
-// log seeded through the real CLI (see harness.mjs): statuses and numbers, countdowns,
-// in-browser verification (and its failure on tampered tiles, proofs, checkpoints and API
+// log seeded through the real CLI (see harness.mjs): statuses and numbers, countdowns, escrows
+// (opened by a round signature, or holding other bytes: the evidence), in-browser verification (and its failure on tampered tiles, proofs, checkpoints and API
 // answers), phone width, keyboard use, no third-party requests, static content without
 // JavaScript. Screenshots go to tests/web/artifacts/.
 import { test, before, after } from 'node:test';
@@ -40,6 +40,16 @@ async function api(path) {
   return r.json();
 }
 
+// The in-toto statement of entry `i`, as the log stores it.
+async function statementAt(i) {
+  const r = await fetch(`${log.url}/v1/entries/${i}`);
+  assert.equal(r.status, 200, `entry #${i}`);
+  const leaf = JSON.parse(Buffer.from(await r.arrayBuffer()).toString('utf8'));
+  return JSON.parse(Buffer.from(leaf.envelope.payload, 'base64').toString('utf8'));
+}
+
+const digits = (text) => text.replace(/\D/g, '');
+
 // Clicks a verify button and waits for its verdict; returns {ok, text, failed: [step titles]}.
 async function verify(button, p = page) {
   const control = button.locator('xpath=ancestor::div[contains(@class,"verify")][1]');
@@ -78,13 +88,15 @@ test('home: the log, its checkpoint, counts by status, latest entries', async ()
   assert.equal(await page.locator('#origin').innerText(), 'localhost/embargo-web-test');
   assert.equal(await page.locator('#tree-size').innerText(), `${info.size} entries`);
   const count = async (id) => Number((await page.locator(`#count-${id} .n`).innerText()).replace(/,/g, ''));
-  assert.equal(await count('total'), 5);
+  assert.equal(await count('total'), 7);
   assert.equal(await count('sealed'), 1);
   assert.equal(await count('due'), 1);
-  assert.equal(await count('revealed'), 2);
+  assert.equal(await count('revealed'), 3);
   assert.equal(await count('overdue'), 1);
+  assert.equal(await count('escrow-invalid'), 1);
   assert.equal(await count('audits'), 1);
-  assert.match(await page.locator('#count-revealed').innerText(), /1 on time, 1 late/);
+  assert.match(await page.locator('#count-revealed').innerText(), /2 on time, 1 late/);
+  assert.equal(await page.locator('#count-escrow-invalid').getAttribute('href'), '/commitments?status=escrow-invalid');
   assert.match(await page.locator('#cosignatures').innerText(), /no witness/);
   // Latest entries: newest first, every entry of this small log.
   const rows = page.locator('table.entries tbody tr:not(.verify-row)');
@@ -92,6 +104,11 @@ test('home: the log, its checkpoint, counts by status, latest entries', async ()
   assert.equal(await rows.first().getAttribute('data-index'), String(info.size - 1));
   assert.match(await page.locator(`table.entries tr[data-index="${log.idx.audit}"]`).innerText(), /Audit report[\s\S]*audits\.example audited commitment #\d+[\s\S]*Pass/);
   assert.match(await page.locator(`table.entries tr[data-index="${log.idx.lateReveal}"]`).innerText(), /revealed by anyone, late/);
+  const invalid = await api(`/v1/commitments/${log.idx.escrowInvalid}`);
+  assert.match(await page.locator(`table.entries tr[data-index="${invalid.escrow_invalid}"]`).innerText(),
+    new RegExp(`the escrow of commitment #${log.idx.escrowInvalid} did NOT hold the committed model: escrow invalid`));
+  assert.match(await page.locator(`table.entries tr[data-index="${invalid.escrow_invalid - 1}"]`).innerText(),
+    new RegExp(`commitment #${log.idx.byEscrow} revealed by escrow, on time`));
   await shot('home-desktop');
 });
 
@@ -103,8 +120,10 @@ test('commitments: every status, filters by platform and status', async () => {
     [log.idx.onTime]: ['revealed', 'Revealed on time'],
     [log.idx.late]: ['revealed', 'Revealed late'],
     [log.idx.overdue]: ['overdue', 'Overdue'],
+    [log.idx.byEscrow]: ['revealed', 'Revealed on time'],
+    [log.idx.escrowInvalid]: ['escrow-invalid', 'Escrow invalid'],
   };
-  assert.equal(await page.locator('table.commitments tbody tr').count(), 5);
+  assert.equal(await page.locator('table.commitments tbody tr').count(), 7);
   for (const [i, [status, label]] of Object.entries(want)) {
     const row = page.locator(`table.commitments tr[data-index="${i}"]`);
     assert.equal(await row.getAttribute('data-status'), status, `#${i}`);
@@ -113,6 +132,7 @@ test('commitments: every status, filters by platform and status', async () => {
   assert.match(await page.locator(`tr[data-index="${log.idx.sealed}"]`).innerText(), /reveal in 29d 23h \d+m \d+s/);
   assert.match(await page.locator(`tr[data-index="${log.idx.due}"]`).innerText(), /overdue in \d+s/);
   assert.match(await page.locator(`tr[data-index="${log.idx.overdue}"]`).innerText(), /overdue since/);
+  assert.match(await page.locator(`tr[data-index="${log.idx.escrowInvalid}"]`).innerText(), /the escrow did not hold the committed model/);
   await shot('commitments-desktop');
 
   // The filter form (a plain GET form: it works without JavaScript too).
@@ -120,7 +140,18 @@ test('commitments: every status, filters by platform and status', async () => {
   await page.click('form.filters button[type=submit]');
   await page.waitForURL(/platform=market\.example/);
   await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
-  assert.deepEqual(await page.locator('table.commitments tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.index)), [String(log.idx.sealed)]);
+  assert.deepEqual(await page.locator('table.commitments tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.index)),
+    [log.idx.sealed, log.idx.byEscrow, log.idx.escrowInvalid].map(String));
+  // By status, from the form too: escrow-invalid is one of the statuses.
+  await page.selectOption('#f-platform', '');
+  await page.selectOption('#f-status', 'escrow-invalid');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForURL(/status=escrow-invalid/);
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  assert.deepEqual(await page.locator('table.commitments tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.index)), [String(log.idx.escrowInvalid)]);
+  assert.equal(await page.locator('#f-status').inputValue(), 'escrow-invalid');
+  await open('/commitments?status=escrow-invalid&platform=social.example');
+  assert.match(await page.locator('#empty').innerText(), /No escrow-invalid commitments of social\.example/);
   await open('/commitments?status=overdue');
   assert.deepEqual(await page.locator('table.commitments tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.index)), [String(log.idx.overdue)]);
   await open('/commitments?status=revealed&platform=social.example');
@@ -161,6 +192,141 @@ test('an escrowed commitment: the lock, the trustee-free escrow and its public c
   const bytes = new Uint8Array(await resp.arrayBuffer());
   assert.equal(bytes.length, info.escrow.ciphertext_size);
   assert.equal(new TextDecoder().decode(bytes.slice(0, 22)), 'age-encryption.org/v1\n');
+});
+
+test('a commitment revealed by escrow: the round that opened it, the timeline, the download', async () => {
+  const c = await api(`/v1/commitments/${log.idx.byEscrow}`);
+  assert.equal(c.status, 'revealed');
+  assert.equal(c.reveal.revealed_by, 'escrow');
+  const opening = (await statementAt(c.reveal.index)).predicate.escrow;
+  assert.equal(opening.opened_with, 'beacon');
+  assert.equal(opening.round, c.escrow.lock_round);
+  await open(`/commitments/${log.idx.byEscrow}`);
+  assert.equal(await page.locator('h1').innerText(), 'recs-ranker 2');
+  assert.equal(await page.locator('#status').getAttribute('data-status'), 'revealed');
+  const status = await page.locator('#status').innerText();
+  assert.match(status, /Revealed on time/);
+  const said = /by escrow: the platform did not reveal it; the log opened the escrow with the signature of drand round ([\d,]+)/.exec(status);
+  assert.ok(said, `the status says how the escrow opened: ${status}`);
+  assert.equal(digits(said[1]), String(opening.round));
+  const timeline = await page.locator('#timeline').innerText();
+  for (const step of ['Committed', 'Escrowed', 'Reveal date', 'Revealed on time']) assert.ok(timeline.includes(step), `timeline has ${step}: ${timeline}`);
+  const revealed = /Revealed on time[^\n]*\n\s*by escrow, which opened with the signature of drand round ([\d,]+); the bytes hash to the committed digest/.exec(timeline);
+  assert.ok(revealed, `the timeline says the escrow revealed it, and with which round: ${timeline}`);
+  assert.equal(digits(revealed[1]), String(opening.round));
+  assert.equal(await page.locator(`#timeline a[href="/entries/${c.reveal.index}"]`).count(), 1);
+  assert.doesNotMatch(timeline, /Overdue/);
+  // The model the escrow held is the committed one, and anyone can download it.
+  assert.equal(await page.locator('#download a.download').getAttribute('href'), `/v1/commitments/${log.idx.byEscrow}/model`);
+  const dl = await fetch(log.url + `/v1/commitments/${log.idx.byEscrow}/model`);
+  assert.equal(dl.status, 200);
+  assert.equal(dl.headers.get('embargo-model-digest'), c.model_digest);
+  assert.ok((await dl.arrayBuffer()).byteLength > c.model.total_size);
+  const r = await verify(page.locator('button', { hasText: `Verify the reveal (entry #${c.reveal.index})` }));
+  assert.ok(r.ok, r.text);
+  assert.match(r.text, /log's own key/);
+  await shot('commitment-revealed-by-escrow-desktop');
+  // The reveal entry: the opening, field by field.
+  await open(`/entries/${c.reveal.index}`);
+  const main = await page.locator('main').innerText();
+  assert.match(main, /Escrow opening\s+Opened with\s+a drand round signature\s+Round\s+([\d,]+)/);
+  assert.ok(main.includes(opening.signature), 'the round signature is shown');
+  assert.equal(await page.locator('#mismatch').count(), 0);
+});
+
+test('an escrow that held other bytes: escrow invalid, the explanation, the evidence and its entry', async () => {
+  const c = await api(`/v1/commitments/${log.idx.escrowInvalid}`);
+  assert.equal(c.status, 'escrow-invalid');
+  const i = c.escrow_invalid;
+  assert.ok(Number.isInteger(i), 'the commitment names its evidence entry');
+  const st = await statementAt(i);
+  const e = st.predicate.escrow;
+  assert.equal(st.predicate.matches_commitment, false);
+  assert.equal(st.predicate.revealed_by, 'escrow');
+  // The cheating platform reused the escrow of recs-ranker 2: it opened to that model.
+  const decoy = await api(`/v1/commitments/${log.idx.byEscrow}`);
+  assert.equal(e.opened_digest, decoy.model_digest);
+  assert.notEqual(e.opened_digest, c.model_digest);
+
+  await open(`/commitments/${log.idx.escrowInvalid}`);
+  assert.equal(await page.locator('h1').innerText(), 'price-ranker 4');
+  assert.equal(await page.locator('#status').getAttribute('data-status'), 'escrow-invalid');
+  assert.equal((await page.locator('#status .badge').innerText()).replace(/^\W+/, '').trim(), 'Escrow invalid');
+  assert.match(await page.locator('#status').innerText(), /The escrow opened to other bytes than the committed model, or did not open \(entry #\d+ holds the evidence\): public proof the platform did not deposit what it committed to/);
+  assert.equal(await page.locator(`#status a[href="/entries/${i}"]`).count(), 1, 'the status links to the evidence');
+  // The evidence, side by side with the commitment.
+  const evidence = await page.locator('#evidence').innerText();
+  assert.match(evidence, new RegExp(`Committed digest\\s+${c.model_digest}\\s+The escrow opened to\\s+${e.opened_digest}\\s+A different model`));
+  assert.match(evidence, new RegExp(`Opened with\\s+the signature of drand round ${e.round}\\b`));
+  assert.ok(evidence.includes(e.signature), 'the round signature is shown');
+  assert.ok(evidence.includes(e.ciphertext_digest), 'the ciphertext digest is shown');
+  assert.equal(await page.locator(`#evidence a[href="/entries/${i}"]`).count(), 1);
+  assert.equal(await page.locator(`#evidence a[href="/v1/commitments/${log.idx.escrowInvalid}/escrow"]`).count(), 1);
+  await page.waitForFunction(() => !document.querySelector('#open-command').textContent.includes('<'));
+  assert.equal(await page.locator('#open-command').innerText(), `embargo escrow open ${log.idx.escrowInvalid} --log ${log.url} --vkey ${log.logVkey} --out ./opened`);
+  const timeline = await page.locator('#timeline').innerText();
+  assert.match(timeline, new RegExp(`Escrow invalid[^\\n]*\\n\\s*the escrow, opened with the signature of drand round ${e.round}, held another model, with digest ${e.opened_digest} \\(entry #${i}\\)`));
+  assert.equal(await page.locator(`#timeline a[href="/entries/${i}"]`).count(), 1);
+  assert.doesNotMatch(timeline, /Revealed/);
+  assert.match(await page.locator('#download').innerText(), /Nothing to download: the escrow did not hold the committed model/);
+  assert.equal(await page.locator('#download a.download').count(), 0);
+  await shot('commitment-escrow-invalid-desktop');
+
+  // The evidence entry itself: what was committed against what the escrow opened to, and how.
+  await page.locator(`#status a[href="/entries/${i}"]`).click();
+  await page.waitForURL(new RegExp(`/entries/${i}$`));
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  assert.equal(await page.locator('h1').innerText(), `Reveal #${i}`);
+  const mismatch = await page.locator('#mismatch').innerText();
+  assert.match(mismatch, new RegExp(`This reveal does not match the commitment\\. The log opened the escrow of commitment #${log.idx.escrowInvalid} and it did not hold the committed model: the commitment is escrow-invalid`));
+  assert.match(mismatch, new RegExp(`Committed digest\\s+${c.model_digest}\\s+The escrow opened to\\s+${e.opened_digest}`));
+  assert.equal(await page.locator(`#mismatch a[href="/commitments/${log.idx.escrowInvalid}"]`).count(), 1);
+  const main = await page.locator('main').innerText();
+  assert.match(main, new RegExp(`Round\\s+${e.round}\\s+Round signature\\s+${e.signature}`));
+  assert.match(main, new RegExp(`Opened to digest\\s+${e.opened_digest}`));
+  assert.match(main, /Matches commitment\s+false/);
+  await shot('entry-escrow-evidence-desktop');
+
+  // The platform's record counts it.
+  await open('/parties/market.example');
+  assert.equal(Number(await page.locator('#rec-escrow-invalid .n').innerText()), 1);
+  assert.equal(Number(await page.locator('#rec-on-time .n').innerText()), 1);
+  await open('/parties');
+  assert.match(await page.locator('article[data-party="market.example"]').innerText(), /1 escrow invalid/);
+});
+
+test('verify on an escrow-invalid commitment checks the evidence entry, and fails when the page misstates it', async () => {
+  const c = await api(`/v1/commitments/${log.idx.escrowInvalid}`);
+  const i = c.escrow_invalid;
+  await open(`/commitments/${log.idx.escrowInvalid}`);
+  const r = await verify(page.locator('button', { hasText: `Verify the evidence (entry #${i})` }));
+  assert.ok(r.ok, r.text);
+  assert.match(r.text, new RegExp(`Verified: entry #${i} is in the log's tree`));
+  assert.deepEqual(r.failed, []);
+  for (const step of ['Checkpoint signature', 'Entry bytes', 'Inclusion, from the tiles', "Inclusion, from the log's proof", 'Entry signature', 'The page shows what the entry says']) {
+    assert.ok(r.passed.includes(step), `${step} passed: ${r.text}`);
+  }
+  assert.match(r.text, /log's own key/);
+  assert.match(r.text, /committed digest, matches the commitment, opened digest, round, round signature, ciphertext digest: as in the entry/);
+  await shot('commitment-escrow-invalid-verified');
+
+  // A server that misstates the committed digest on the page: the evidence no longer agrees.
+  const digest = c.model_digest;
+  const proxy = await tamperingProxy(log.url, (b, p) => (p.startsWith('/v1/browse/commitments/')
+    ? Buffer.from(b.toString().replaceAll(digest, digest.replace(/^./, (ch) => (ch === 'a' ? 'b' : 'a')))) : b));
+  const p = watch(await browser.context.newPage());
+  try {
+    await p.goto(`${proxy.url}/commitments/${log.idx.escrowInvalid}`);
+    await p.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+    const bad = await verify(p.locator('button', { hasText: `Verify the evidence (entry #${i})` }), p);
+    assert.ok(proxy.hits.length > 0, 'the proxy changed nothing');
+    assert.equal(bad.ok, false, bad.text);
+    assert.deepEqual(bad.failed, ['The page shows what the entry says'], bad.text);
+    assert.match(bad.text, /committed digest: the page shows/);
+  } finally {
+    await p.close();
+    await proxy.close();
+  }
 });
 
 test('a revealed commitment: timeline, digest, size, download, batches, audits with charts', async () => {
@@ -371,15 +537,19 @@ test('search: by entry index, model digest, platform and model name', async () =
 test('phone width (375 px): no horizontal scroll on any page', async () => {
   const phone = watch(await browser.context.newPage());
   await phone.setViewportSize({ width: 375, height: 812 });
+  const evidence = (await api(`/v1/commitments/${log.idx.escrowInvalid}`)).escrow_invalid;
   try {
     const pages = [
       ['home', '/'],
       ['commitments', '/commitments'],
       ['commitment-revealed', `/commitments/${log.idx.onTime}`],
       ['commitment-sealed', `/commitments/${log.idx.sealed}`],
+      ['commitment-by-escrow', `/commitments/${log.idx.byEscrow}`],
+      ['commitment-escrow-invalid', `/commitments/${log.idx.escrowInvalid}`],
       ['parties', '/parties'],
       ['party', '/parties/social.example'],
       ['entry', `/entries/${log.idx.audit}`],
+      ['entry-escrow-evidence', `/entries/${evidence}`],
       ['search', '/search?q=feed'],
     ];
     for (const [name, path] of pages) {
@@ -388,6 +558,11 @@ test('phone width (375 px): no horizontal scroll on any page', async () => {
         const r = await verify(phone.locator('button', { hasText: `Verify commitment #${log.idx.onTime}` }), phone);
         assert.ok(r.ok, r.text);
         await phone.locator('.verify-result details summary').first().click();
+      }
+      if (name === 'commitment-escrow-invalid') {
+        const r = await verify(phone.locator('button', { hasText: `Verify the evidence (entry #${evidence})` }), phone);
+        assert.ok(r.ok, r.text);
+        await phone.locator('#evidence .verify-result details summary').click();
       }
       const [scroll, client] = await phone.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
       await shot(`phone-${name}`, phone);

@@ -249,6 +249,7 @@ export function describe(e) {
     case 'model-commitment':
       return [party(p.platform), ' committed to ', h('a', { href: `/commitments/${e.index}` }, `${p.model.name} ${p.model.version}`), ` (${bytes(p.model.total_size)}), reveal ${date(p.reveal_at)}`];
     case 'reveal':
+      if (p.revealed_by === 'escrow' && p.matches_commitment === false) return ['the escrow of ', commitment(p.commitment), ' did NOT hold the committed model: escrow invalid'];
       return [commitment(p.commitment), ` revealed by ${p.revealed_by}${p.revealer ? ` (${p.revealer})` : ''}, ${p.on_time ? 'on time' : 'late'}`, p.matches_commitment === false ? ': the bytes did NOT match' : ''];
     case 'decision-batch':
       return [party(p.platform), ` logged ${num(p.record_count)} decisions by `, commitment(p.commitment)];

@@ -1,10 +1,11 @@
 // One commitment: status and countdown, the model, its timeline, the download once revealed,
-// decision batches and audits (verdicts and charts), each with its "verify" control.
+// the escrow's opening (and the evidence when it held other bytes), decision batches and audits
+// (verdicts and charts), each with its "verify" control.
 import {
   h, fill, $, api, errorBox, num, bytes, date, timeEl, syncClock, now, statusAt, badge, countdown,
   modelName, dl, hash, verifyControl, verdictBadge, setTitle,
 } from './app.js';
-import { sha256, hex } from './verify.js';
+import { sha256, hex, decodeLeaf } from './verify.js';
 
 const m = /^\/commitments\/(\d+)\/?$/.exec(location.pathname);
 const index = m ? Number(m[1]) : NaN;
@@ -22,7 +23,14 @@ function claimsOf(c) {
   ];
 }
 
-function hero(c, rerender) {
+// How an escrow was opened, from a reveal entry's evidence (predicate.escrow).
+function openedWith(e) {
+  if (!e) return null;
+  if (e.opened_with === 'trustees') return `${num((e.shares || []).length)} trustees' shares`;
+  return e.round != null ? `the signature of drand round ${num(e.round)}` : 'a drand round signature';
+}
+
+function hero(c, d, rerender) {
   const s = statusAt(c);
   const parts = [badge(s, c)];
   parts[0].classList.add('big');
@@ -33,7 +41,10 @@ function hero(c, rerender) {
   } else if (s === 'escrow-invalid') {
     parts.push(h('p', {}, 'The escrow opened to other bytes than the committed model, or did not open (', h('a', { href: `/entries/${c.escrow_invalid}` }, `entry #${c.escrow_invalid}`), ' holds the evidence): public proof the platform did not deposit what it committed to.'));
   } else if (s === 'revealed') {
-    parts.push(h('p', {}, `Revealed ${c.reveal.on_time ? 'on time' : 'late'}, `, timeEl(c.reveal.logged_at), ` by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}.`));
+    const byEscrow = c.reveal.revealed_by === 'escrow'
+      ? `: the platform did not reveal it; the log opened the escrow${d.opening ? ` with ${openedWith(d.opening)}` : ''}`
+      : '';
+    parts.push(h('p', {}, `Revealed ${c.reveal.on_time ? 'on time' : 'late'}, `, timeEl(c.reveal.logged_at), ` by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}${byEscrow}.`));
   } else {
     parts.push(h('p', {}, 'Overdue since ', timeEl(c.overdue_at), `: the grace period ended and no one revealed the committed model.`));
   }
@@ -49,20 +60,29 @@ function timeline(c, d) {
     const e = c.escrow;
     events.push({
       at: c.logged_at, cls: 'done', what: 'Escrowed',
-      detail: [`the model was deposited encrypted (${e.scheme}; ciphertext `, hash(e.ciphertext_digest), ')',
+      detail: [c.escrow_invalid != null
+        ? `a ciphertext was deposited as the model's escrow (${e.scheme}; ciphertext `
+        : `the model was deposited encrypted (${e.scheme}; ciphertext `, hash(e.ciphertext_digest), ')',
         e.lock_round != null ? `, opening at drand round ${num(e.lock_round)}` : '',
         e.trustees && e.trustees.length ? `, or with ${e.threshold || '?'} of ${e.trustees.length} trustees` : '',
-        ': the log can reveal it without the platform'],
+        c.escrow_invalid != null ? ': it did not hold the committed model (below)' : ': the log can reveal it without the platform'],
     });
   }
   const revealAt = Date.parse(c.reveal_at);
   events.push({ at: c.reveal_at, cls: t >= revealAt ? 'done' : 'future', what: 'Reveal date', detail: t >= revealAt ? 'the embargo ended' : 'the embargo ends' });
   if (c.escrow_invalid != null) {
-    events.push({ at: c.reveal_at, cls: 'bad', what: 'Escrow invalid', detail: ['the escrow did not open to the committed model (', entry(c.escrow_invalid), ')'] });
+    const e = d.evidence && d.evidence.escrow;
+    const found = e && e.opened_digest ? ['held another model, with digest ', hash(e.opened_digest)] : 'did not open to the committed model';
+    events.push({
+      at: d.evidence ? d.evidence.logged_at : c.reveal_at, cls: 'bad', what: 'Escrow invalid',
+      detail: ['the escrow', e ? `, opened with ${openedWith(e)},` : '', ' ', found, ' (', entry(c.escrow_invalid), ')'],
+    });
   }
   if (c.reveal && c.reveal.matches_commitment) {
     events.push({ at: c.reveal.logged_at, cls: c.reveal.on_time ? 'good' : 'bad', what: c.reveal.on_time ? 'Revealed on time' : 'Revealed late',
-      detail: [`by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}; the bytes hash to the committed digest (`, entry(c.reveal.index), ')'] });
+      detail: [`by ${c.reveal.revealed_by}${c.reveal.revealer ? ` (${c.reveal.revealer})` : ''}`,
+        c.reveal.revealed_by === 'escrow' && d.opening ? `, which opened with ${openedWith(d.opening)}` : '',
+        '; the bytes hash to the committed digest (', entry(c.reveal.index), ')'] });
     if (!c.reveal.on_time) events.push({ at: c.overdue_at, cls: 'bad', what: 'Grace period ended', detail: 'before the reveal' });
   } else if (t >= Date.parse(c.overdue_at)) {
     events.push({ at: c.overdue_at, cls: 'bad', what: 'Overdue', detail: 'the grace period ended with no valid reveal' });
@@ -210,11 +230,50 @@ function batches(d) {
   ];
 }
 
+// What the escrow opened to when it did not hold the committed model: the evidence entry,
+// side by side with the commitment, and its "verify" control.
+function evidence(c, d) {
+  const i = c.escrow_invalid;
+  const e = (d.evidence && d.evidence.escrow) || {};
+  const expect = [
+    { label: 'commitment', path: 'statement.predicate.commitment', value: c.index },
+    { label: 'committed digest', path: 'statement.subject.0.digest.sha3-256', value: c.model_digest },
+    { label: 'matches the commitment', path: 'statement.predicate.matches_commitment', value: false },
+    ...[['opened digest', 'opened_digest'], ['round', 'round'], ['round signature', 'signature'], ['ciphertext digest', 'ciphertext_digest']]
+      .filter(([, k]) => e[k] != null).map(([label, k]) => ({ label, path: `statement.predicate.escrow.${k}`, value: e[k] })),
+  ];
+  const command = h('pre', { id: 'open-command' }, `embargo escrow open ${c.index} --log ${location.origin} --vkey <the log's key> --out ./opened`);
+  api('/v1/log').then((info) => {
+    command.textContent = `embargo escrow open ${c.index} --log ${location.origin} --vkey ${info.vkey} --out ./opened`;
+  }).catch(() => { /* keep the placeholder */ });
+  return h('div', { id: 'evidence' },
+    h('p', {}, 'After the reveal date the log opened the escrow the platform deposited, and logged what it found in ',
+      h('a', { href: `/entries/${i}` }, `entry #${i}`), ', signed with its own key.'),
+    dl([
+      ['Committed digest', hash(c.model_digest)],
+      ['The escrow opened to', e.opened_digest
+        ? [hash(e.opened_digest), h('div', { class: 'small' }, h('strong', {}, 'A different model'), ': not the one committed to.')]
+        : ['no model', e.error ? `: ${e.error}` : '']],
+      e.opened_with && ['Opened with', openedWith(e)],
+      e.signature && ['Round signature', hash(e.signature)],
+      e.chain_hash && ['Beacon chain', hash(e.chain_hash)],
+      e.ciphertext_digest && ['Ciphertext', [hash(e.ciphertext_digest), ' \u00b7 ', h('a', { href: `/v1/commitments/${c.index}/escrow` }, 'download it')]],
+      d.evidence && ['Logged', timeEl(d.evidence.logged_at)],
+    ]),
+    h('p', { class: 'small' }, 'Anyone can repeat the opening from the public ciphertext and the ',
+      e.opened_with === 'trustees' ? "trustees' shares" : 'round signature', ' the entry published, trusting nothing this log says:'),
+    command,
+    verifyControl({ index: i, label: `Verify the evidence (entry #${i})`, expect }));
+}
+
 function download(c) {
   if (!(c.reveal && c.reveal.matches_commitment)) {
-    return h('p', { class: 'muted', id: 'download' }, statusAt(c) === 'overdue'
+    const s = statusAt(c);
+    return h('p', { class: 'muted', id: 'download' }, s === 'overdue'
       ? 'Nothing to download: the model was never revealed.'
-      : 'The model can be downloaded here once it is revealed.');
+      : s === 'escrow-invalid'
+        ? 'Nothing to download: the escrow did not hold the committed model, and the platform has not revealed it.'
+        : 'The model can be downloaded here once it is revealed.');
   }
   const command = h('pre', { id: 'fetch-command' }, `embargo fetch ${c.index} --log ${location.origin} --vkey <the log's key> --out ./${c.model.name}`);
   api('/v1/log').then((info) => {
@@ -232,6 +291,7 @@ function download(c) {
         { label: 'commitment', path: 'statement.predicate.commitment', value: c.index },
         { label: 'model digest', path: 'statement.subject.0.digest.sha3-256', value: c.model_digest },
         { label: 'on time', path: 'statement.predicate.on_time', value: c.reveal.on_time },
+        { label: 'revealed by', path: 'statement.predicate.revealed_by', value: c.reveal.revealed_by },
         { label: 'logged at', path: 'leaf.logged_at', value: c.reveal.logged_at, kind: 'time' },
       ],
     }));
@@ -245,8 +305,9 @@ function render(d) {
     h('p', { class: 'muted' }, h('a', { href: '/commitments' }, 'Commitments'), ` \u203a #${c.index}`),
     h('h1', {}, modelName(c)),
     h('p', {}, 'Committed by ', h('a', { href: `/parties/${encodeURIComponent(c.platform)}` }, c.platform), ' \u00b7 ', timeEl(c.logged_at), ` \u00b7 entry #${c.index}`),
-    hero(c, rerender),
+    hero(c, d, rerender),
     verifyControl({ index: c.index, label: `Verify commitment #${c.index}`, expect: claimsOf(c) }),
+    c.escrow_invalid != null && [h('h2', {}, 'Escrow evidence'), evidence(c, d)],
     h('h2', {}, 'The model'),
     dl([
       ['Model digest', [hash(c.model_digest), h('div', { class: 'muted small' }, 'SHA3-256 over every file, its name and size (embargo digest)')]],
@@ -273,11 +334,33 @@ function render(d) {
   if (d.audits.length) reports(d);
 }
 
+// An entry as the log stores it, decoded: {logged_at, statement}; null if it cannot be read
+// (the page then says less; its "verify" controls read the entry again, from the tiles).
+async function entryAt(i) {
+  try {
+    const resp = await fetch(`/v1/entries/${i}`, { cache: 'no-store' });
+    if (!resp.ok) return null;
+    const { leaf, statement } = decodeLeaf(new Uint8Array(await resp.arrayBuffer()));
+    const p = statement && statement.predicate;
+    return p ? { logged_at: leaf.logged_at, escrow: p.escrow || null } : null;
+  } catch {
+    return null;
+  }
+}
+
 async function load() {
   if (!Number.isSafeInteger(index)) throw new Error('this address names no commitment');
   try {
     const d = await api(`/v1/browse/commitments/${index}`);
     syncClock(d.now);
+    // The escrow's opening: how it opened (a reveal by escrow), or the evidence it held other bytes.
+    const c = d.commitment;
+    const [opened, invalid] = await Promise.all([
+      c.reveal && c.reveal.matches_commitment && c.reveal.revealed_by === 'escrow' ? entryAt(c.reveal.index) : null,
+      c.escrow_invalid != null ? entryAt(c.escrow_invalid) : null,
+    ]);
+    d.opening = opened && opened.escrow;
+    d.evidence = invalid;
     render(d);
   } catch (e) {
     if (e.status === 404) {

@@ -20,6 +20,34 @@ function related(kind, p) {
   return null;
 }
 
+// A reveal's escrow evidence, field by field: how the log opened the escrow, what it opened to.
+function escrowFacts(e) {
+  return dl([
+    ['Opened with', e.opened_with === 'trustees' ? "trustees' shares" : 'a drand round signature'],
+    e.round != null && ['Round', num(e.round)],
+    e.signature && ['Round signature', hash(e.signature)],
+    e.chain_hash && ['Beacon chain', hash(e.chain_hash)],
+    e.shares && e.shares.length && ['Shares', e.shares.map((s) => h('div', {}, h('code', {}, s.trustee)))],
+    e.ciphertext_digest && ['Ciphertext digest', hash(e.ciphertext_digest)],
+    e.opened_digest && ['Opened to digest', hash(e.opened_digest)],
+    e.error && ['Error', e.error],
+  ]);
+}
+
+// A reveal that does not match its commitment: what was committed against what was found.
+function mismatch(p, subject) {
+  const e = p.escrow || {};
+  const committed = subject && subject.digest && subject.digest['sha3-256'];
+  return h('div', { class: 'notice error', id: 'mismatch' },
+    h('p', {}, h('strong', {}, 'This reveal does not match the commitment. '),
+      p.revealed_by === 'escrow' ? 'The log opened the escrow of ' : 'About ', h('a', { href: `/commitments/${p.commitment}` }, `commitment #${p.commitment}`),
+      p.revealed_by === 'escrow' ? ' and it did not hold the committed model: the commitment is escrow-invalid.' : '.'),
+    dl([
+      committed && ['Committed digest', hash(committed)],
+      p.revealed_by === 'escrow' && ['The escrow opened to', e.opened_digest ? hash(e.opened_digest) : ['no model', e.error ? `: ${e.error}` : '']],
+    ]));
+}
+
 function value(v) {
   if (v == null) return '';
   if (typeof v === 'object') return h('pre', {}, JSON.stringify(v, null, 2));
@@ -49,6 +77,7 @@ async function load() {
   fill(root,
     h('h1', {}, title),
     related(kind, p),
+    kind === 'reveal' && p && p.matches_commitment === false ? mismatch(p, subject) : null,
     verifyControl({ index, expectBytes: bytes, label: `Verify entry #${index}` }),
     h('h2', {}, 'What the entry says'),
     dl([
@@ -60,6 +89,7 @@ async function load() {
         const label = k.charAt(0).toUpperCase() + k.slice(1).replaceAll('_', ' ');
         if (k === 'commitment' || k === 'supersedes') return [label, h('a', { href: `/commitments/${v}` }, `#${v}`)];
         if ((k === 'platform' || k === 'auditor') && typeof v === 'string') return [label, h('a', { href: `/parties/${encodeURIComponent(v)}` }, v)];
+        if (k === 'escrow' && kind === 'reveal' && v && typeof v === 'object') return ['Escrow opening', escrowFacts(v)];
         return [label, value(v)];
       }),
     ]),

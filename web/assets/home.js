@@ -48,6 +48,7 @@ function counts(s) {
       stat('due', c.due, 'due', 'in their grace period', '/commitments?status=due'),
       stat('revealed', c.revealed, 'revealed', `${num(c.revealed_on_time)} on time, ${num(c.revealed_late)} late`, '/commitments?status=revealed'),
       stat('overdue', c.overdue, 'overdue', 'not revealed in time', '/commitments?status=overdue'),
+      c.escrow_invalid != null && stat('escrow-invalid', c.escrow_invalid, 'escrow invalid', 'the escrow held other bytes', '/commitments?status=escrow-invalid'),
       stat('audits', s.audits.total, 'audits', `${num(s.audits.pass)} pass, ${num(s.audits.fail)} fail`, '/parties'),
     ),
     s.truncated ? h('p', { class: 'muted small' }, 'Counts stop at the server\'s scan limit.') : null);

@@ -9,6 +9,7 @@ function record(p) {
       h('li', {}, `${num(c.total)} commitment${c.total === 1 ? '' : 's'}: ${num(c.sealed)} sealed, ${num(c.due)} due`),
       h('li', {}, `${num(c.revealed_on_time)} revealed on time, ${num(c.revealed_late)} late`),
       h('li', { class: c.overdue ? 'warn' : '' }, `${num(c.overdue)} overdue`),
+      c.escrow_invalid ? h('li', { class: 'warn' }, `${num(c.escrow_invalid)} escrow invalid`) : null,
       h('li', {}, `audits of its models: ${num(r.audits.pass)} pass, ${num(r.audits.fail)} fail`),
       r.decision_batches ? h('li', {}, `${num(r.decision_batches)} decision batch${r.decision_batches === 1 ? '' : 'es'}`) : null);
   }

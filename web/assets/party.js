@@ -17,6 +17,7 @@ function stats(p) {
       stat('revealed', c.revealed_on_time, 'revealed on time', 'rec-on-time'),
       stat('revealed', c.revealed_late, 'revealed late', 'rec-late'),
       stat('overdue', c.overdue, 'overdue', 'rec-overdue'),
+      c.escrow_invalid != null && stat('escrow-invalid', c.escrow_invalid, 'escrow invalid', 'rec-escrow-invalid'),
       stat('audits', r.audits.pass, 'audits passed', 'rec-pass'),
       stat('audits', r.audits.fail, 'audits failed', 'rec-fail'));
   }
