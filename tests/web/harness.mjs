@@ -217,9 +217,12 @@ export async function seedLog({ webDir = null, log = () => {} } = {}) {
     await Promise.all([sleep(Math.max(0, overdueAt - Date.now())), escrowOpened]);
     idx.lateReveal = Number(await run(['reveal', late, ...L, ...V, '--commitment', String(idx.late), '--out', join(dir, 'late.tlog-proof')], opts));
     idx.due = await commit(due, 'social.example', 'feed-ranker', '1.1', '2s', 'home feed ranking');
-    await sleep(2500);
+    const status = async (i) => (await (await fetch(`${url}/v1/commitments/${i}`)).json());
+    let dueState;
+    await poll(() => `commitment #${idx.due} to be due (it is ${dueState})`, async () => (dueState = (await status(idx.due)).status) === 'due');
+    const dueUntil = Date.parse((await status(idx.due)).overdue_at) - 3000;
     const cli = (args) => run(args, opts);
-    return { url, dir, logVkey, keys, idx, stop, cli, reportStored, dueUntil: Date.now() + (GRACE_S - 3) * 1000 };
+    return { url, dir, logVkey, keys, idx, stop, cli, reportStored, dueUntil };
   } catch (e) {
     await stop();
     throw e;
