@@ -198,6 +198,19 @@ impl Server {
         .await
     }
 
+    /// Submits `platform`'s commitment to `m` until `reveal_at`, signed by `key`.
+    async fn submit_commitment(
+        &self,
+        key: &KeyPair,
+        platform: &str,
+        m: &Model,
+        reveal_at: DateTime<Utc>,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.client
+            .submit(&sign(&commitment(platform, m, reveal_at), key))
+            .await
+    }
+
     /// Submits a correctly formed commitment and expects it to be accepted as a new entry.
     async fn commit(
         &self,
@@ -206,10 +219,8 @@ impl Server {
         m: &Model,
         reveal_at: DateTime<Utc>,
     ) -> u64 {
-        let env = sign(&commitment(platform, m, reveal_at), key);
         let r = self
-            .client
-            .submit(&env)
+            .submit_commitment(key, platform, m, reveal_at)
             .await
             .unwrap_or_else(|e| panic!("the commitment was refused: {e}"));
         assert!(!r.duplicate);
@@ -522,11 +533,7 @@ async fn commitment_signed_by_an_unregistered_key_is_refused_as_unknown_key() {
     let m = Model::new(2, 3000);
     let before = s.state().await;
     assert_client_refusal(
-        s.client
-            .submit(&sign(
-                &commitment("social.example", &m, in_an_hour()),
-                &stranger,
-            ))
+        s.submit_commitment(&stranger, "social.example", &m, in_an_hour())
             .await,
         403,
         "unknown_key",
@@ -554,8 +561,7 @@ async fn commitment_signed_by_a_revoked_key_is_refused_while_the_current_key_wor
     let before = s.state().await;
     let m2 = Model::new(4, 3000);
     assert_client_refusal(
-        s.client
-            .submit(&sign(&commitment("social.example", &m2, in_an_hour()), &a))
+        s.submit_commitment(&a, "social.example", &m2, in_an_hour())
             .await,
         403,
         "revoked_key",
@@ -615,11 +621,7 @@ async fn auditor_committing_a_model_is_refused_as_wrong_role() {
     let m = Model::new(6, 3000);
     let before = s.state().await;
     assert_client_refusal(
-        s.client
-            .submit(&sign(
-                &commitment("auditor.example", &m, in_an_hour()),
-                &key,
-            ))
+        s.submit_commitment(&key, "auditor.example", &m, in_an_hour())
             .await,
         403,
         "wrong_role",
@@ -653,8 +655,7 @@ async fn embargo_shorter_than_the_policy_is_refused() {
         ("a day ago (backdated)", Utc::now() - Duration::days(1)),
     ] {
         let msg = assert_client_refusal(
-            s.client
-                .submit(&sign(&commitment("social.example", &m, reveal_at), &key))
+            s.submit_commitment(&key, "social.example", &m, reveal_at)
                 .await,
             422,
             "embargo_policy",
@@ -684,8 +685,7 @@ async fn embargo_longer_than_the_policy_is_refused() {
         Utc::now() + Duration::days(365 * 100),
     ] {
         assert_client_refusal(
-            s.client
-                .submit(&sign(&commitment("social.example", &m, reveal_at), &key))
+            s.submit_commitment(&key, "social.example", &m, reveal_at)
                 .await,
             422,
             "embargo_policy",
