@@ -16,6 +16,8 @@
 //! Needs ONNX Runtime (scripts/setup.sh installs it into .venv-audit, where the audit finds it)
 //! and ../shared/datasets/adult.csv.
 
+mod common;
+
 use embargo::audit::{self, data, metrics, model, report::Report, suite::Suite, Provenance};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -348,32 +350,33 @@ fn skew_and_ndkl_follow_geyik_et_al() {
     // NDKL of A B with desired (1/2, 1/2): top 1 is (1, 0): KL = ln 2, weight 1; top 2 matches.
     let z = 1.0 + 1.0 / 3f64.log2();
     close(metrics::ndkl(&[0, 1], 2), 2f64.ln() / z);
-    close(metrics::ndkl(&[0, 1, 1, 0], 2), {
-        let w = |i: f64| 1.0 / (i + 1.0).log2();
-        let kl = |p: f64| {
-            p * (p / 0.5).ln()
-                + if p < 1.0 {
-                    (1.0 - p) * ((1.0 - p) / 0.5).ln()
-                } else {
-                    0.0
-                }
-        };
-        (w(1.0) * kl(1.0) + w(2.0) * kl(0.5) + w(3.0) * kl(1.0 / 3.0) + w(4.0) * kl(0.5))
-            / (w(1.0) + w(2.0) + w(3.0) + w(4.0))
-    });
-    close(metrics::ndkl(&[0, 0, 1, 1], 2), {
-        let w = |i: f64| 1.0 / (i + 1.0).log2();
-        let kl = |p: f64| {
-            p * (p / 0.5).ln()
-                + if p < 1.0 {
-                    (1.0 - p) * ((1.0 - p) / 0.5).ln()
-                } else {
-                    0.0
-                }
-        };
-        (w(1.0) * kl(1.0) + w(2.0) * kl(1.0) + w(3.0) * kl(2.0 / 3.0) + w(4.0) * kl(0.5))
-            / (w(1.0) + w(2.0) + w(3.0) + w(4.0))
-    });
+    close(
+        metrics::ndkl(&[0, 1, 1, 0], 2),
+        ndkl_of_four([1.0, 0.5, 1.0 / 3.0, 0.5]),
+    );
+    close(
+        metrics::ndkl(&[0, 0, 1, 1], 2),
+        ndkl_of_four([1.0, 1.0, 2.0 / 3.0, 0.5]),
+    );
+}
+
+/// NDKL by its definition for a ranking of four in two groups, desired (1/2, 1/2), from the
+/// first group's share of the top 1, 2, 3 and 4.
+fn ndkl_of_four(shares: [f64; 4]) -> f64 {
+    let w = |i: f64| 1.0 / (i + 1.0).log2();
+    let kl = |p: f64| {
+        p * (p / 0.5).ln()
+            + if p < 1.0 {
+                (1.0 - p) * ((1.0 - p) / 0.5).ln()
+            } else {
+                0.0
+            }
+    };
+    (w(1.0) * kl(shares[0])
+        + w(2.0) * kl(shares[1])
+        + w(3.0) * kl(shares[2])
+        + w(4.0) * kl(shares[3]))
+        / (w(1.0) + w(2.0) + w(3.0) + w(4.0))
 }
 
 #[test]
@@ -545,25 +548,21 @@ fn bad_input_names_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let model = identity_model(dir.path());
     assert!(run(&small_suite(""), SMALL_CSV, &model).is_ok());
+    // The error for the small suite with `from` replaced by `to`, or for other data.
+    let edited =
+        |from: &str, to: &str| error_of(&small_suite("").replace(from, to), SMALL_CSV, &model);
+    let with_data = |csv: &[u8]| error_of(&small_suite(""), csv, &model);
 
     // Unknown column: the suite's line and column, and the data's columns.
-    let e = error_of(
-        &small_suite("").replace("\"g\"", "\"group\""),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("\"g\"", "\"group\"");
     assert!(
         e.starts_with("suite.toml:12:15: unknown column \"group\"")
             && e.contains("its columns are: g, y, x"),
         "{e}"
     );
-    let e = error_of(
-        &small_suite("").replace(
-            "name = \"x\", type",
-            "name = \"x\", columns = [\"xx\"], type",
-        ),
-        SMALL_CSV,
-        &model,
+    let e = edited(
+        "name = \"x\", type",
+        "name = \"x\", columns = [\"xx\"], type",
     );
     assert!(
         e.contains("suite.toml:8:") && e.contains("unknown column \"xx\""),
@@ -571,52 +570,40 @@ fn bad_input_names_file_line_and_column() {
     );
 
     // Non-numeric and missing values: the data file's line and the column.
-    let e = error_of(&small_suite(""), b"g,y,x\na,yes,0.9\nb,no,abc\n", &model);
+    let e = with_data(b"g,y,x\na,yes,0.9\nb,no,abc\n");
     assert!(
         e.starts_with("data.csv line 3, column \"x\" (field 3): \"abc\" is not a number"),
         "{e}"
     );
-    let e = error_of(&small_suite(""), b"g,y,x\na,yes,0.9\nb,no,\n", &model);
+    let e = with_data(b"g,y,x\na,yes,0.9\nb,no,\n");
     assert!(
         e.starts_with("data.csv line 3, column \"x\" (field 3): missing value"),
         "{e}"
     );
-    let e = error_of(&small_suite(""), b"g,y,x\na,yes,0.9\n,no,0.1\n", &model);
+    let e = with_data(b"g,y,x\na,yes,0.9\n,no,0.1\n");
     assert!(
         e.starts_with("data.csv line 3, column \"g\" (field 1): missing value"),
         "{e}"
     );
-    let e = error_of(&small_suite(""), b"g,y,x\na,yes,0.9\nb,no\n", &model);
+    let e = with_data(b"g,y,x\na,yes,0.9\nb,no\n");
     assert!(
         e.starts_with("data.csv line 3: 2 fields, but the header has 3"),
         "{e}"
     );
 
     // A label that is not binary.
-    let e = error_of(
-        &small_suite(""),
-        b"g,y,x\na,yes,0.9\nb,no,0.1\nb,maybe,0.3\n",
-        &model,
-    );
+    let e = with_data(b"g,y,x\na,yes,0.9\nb,no,0.1\nb,maybe,0.3\n");
     assert!(e.starts_with("suite.toml:5:9: the label column \"y\" of data.csv is not binary: it has 3 distinct values"), "{e}");
-    let e = error_of(
-        &small_suite("").replace("positive = \"yes\"", "positive = \"Yes\""),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("positive = \"yes\"", "positive = \"Yes\"");
     assert!(
         e.contains("no row of data.csv has the positive label \"Yes\""),
         "{e}"
     );
 
     // An empty group: a reference group no row has.
-    let e = error_of(
-        &small_suite("").replace(
-            "attributes = [\"g\"]",
-            "attributes = [\"g\"]\nreference = { g = \"c\" }",
-        ),
-        SMALL_CSV,
-        &model,
+    let e = edited(
+        "attributes = [\"g\"]",
+        "attributes = [\"g\"]\nreference = { g = \"c\" }",
     );
     assert!(
         e.contains("empty group: the reference group \"c\" of \"g\" has no rows in data.csv"),
@@ -624,38 +611,26 @@ fn bad_input_names_file_line_and_column() {
     );
 
     // Wrong input type and shape, unknown input: the suite's line and the model's signature.
-    let e = error_of(
-        &small_suite("").replace("type = \"float32\"", "type = \"string\""),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("type = \"float32\"", "type = \"string\"");
     assert!(
         e.starts_with("suite.toml:8:11: wrong input type")
             && e.contains("the model takes tensor(float32) [N, 1]"),
         "{e}"
     );
-    let e = error_of(
-        &small_suite("").replace(
-            "name = \"x\", type = \"float32\"",
-            "name = \"x\", type = \"float32\", columns = [\"x\", \"x\"]",
-        ),
-        SMALL_CSV,
-        &model,
+    let e = edited(
+        "name = \"x\", type = \"float32\"",
+        "name = \"x\", type = \"float32\", columns = [\"x\", \"x\"]",
     );
     assert!(
         e.starts_with("suite.toml:8:11: wrong input shape") && e.contains("2 columns per row"),
         "{e}"
     );
-    let e = error_of(&small_suite("").replace("inputs = [{ name = \"x\", type = \"float32\" }]", "inputs = [{ name = \"x\", type = \"float32\" }, { name = \"z\", type = \"float32\", columns = [\"x\"] }]"), SMALL_CSV, &model);
+    let e = edited("inputs = [{ name = \"x\", type = \"float32\" }]", "inputs = [{ name = \"x\", type = \"float32\" }, { name = \"z\", type = \"float32\", columns = [\"x\"] }]");
     assert!(
         e.contains("has no input \"z\"") && e.contains("its inputs are: x: tensor(float32) [N, 1]"),
         "{e}"
     );
-    let e = error_of(
-        &small_suite("").replace("[model.output]", "[model.output]\nindex = 3"),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("[model.output]", "[model.output]\nindex = 3");
     assert!(
         e.contains("model.output.index = 3, but output \"y\" has 1 column"),
         "{e}"
@@ -668,25 +643,17 @@ fn bad_input_names_file_line_and_column() {
     assert!(e.contains("is not an ONNX model"), "{e}");
 
     // Suite mistakes: unknown metric, unknown key, a check without bounds.
-    let e = error_of(
-        &small_suite("").replace("demographic_parity_difference", "demographic_parity"),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("demographic_parity_difference", "demographic_parity");
     assert!(
         e.starts_with("suite.toml:15:10: unknown metric \"demographic_parity\""),
         "{e}"
     );
-    let e = error_of(
-        &small_suite("").replace("threshold", "treshold"),
-        SMALL_CSV,
-        &model,
-    );
+    let e = edited("threshold", "treshold");
     assert!(
         e.starts_with("suite.toml:10:1:") && e.contains("treshold"),
         "{e}"
     );
-    let e = error_of(&small_suite("").replace("max = 0.5", ""), SMALL_CSV, &model);
+    let e = edited("max = 0.5", "");
     assert!(e.contains("check \"dp\" has no bound"), "{e}");
 }
 
@@ -694,95 +661,7 @@ fn bad_input_names_file_line_and_column() {
 
 mod e2e {
     use super::*;
-    use std::net::TcpListener;
-    use std::process::{Child, Command, Output, Stdio};
-    use std::time::{Duration, Instant};
-
-    const TOKEN: &str = "audit-operator-token";
-
-    struct Server {
-        child: Child,
-        url: String,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn start(dir: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_embargo"))
-            .args(["serve", "--data"])
-            .arg(dir.join("data"))
-            .arg("--key")
-            .arg(dir.join("log.key"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--interval",
-                "20ms",
-                "--min-embargo",
-                "1s",
-            ])
-            .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn embargo(dir: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_embargo"))
-            .args(args)
-            .current_dir(dir)
-            .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-            .env("EMBARGO_STATE", dir.join("client-state.json"))
-            .output()
-            .unwrap()
-    }
-
-    fn ok(dir: &Path, args: &[&str]) -> String {
-        let out = embargo(dir, args);
-        assert!(
-            out.status.success(),
-            "embargo {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn get(url: &str) -> (u16, Vec<u8>) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let r = reqwest::get(url).await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.bytes().await.unwrap().to_vec())
-        })
-    }
+    use crate::common::{add_party, commit, embargo, http_get, keygen, ok, Server};
 
     /// A suite file beside the test's files, reading adult.csv by absolute path.
     fn suite_in(dir: &Path, name: &str) -> PathBuf {
@@ -800,75 +679,20 @@ mod e2e {
     fn end_to_end_through_the_log() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let log_vkey = ok(
-            dir,
-            &["keygen", "--name", "audit.test/log", "--out", "log.key"],
-        );
-        let platform_vkey = ok(
-            dir,
-            &["keygen", "--name", "jobs.example", "--out", "platform.key"],
-        );
-        let auditor_vkey = ok(
-            dir,
-            &[
-                "keygen",
-                "--name",
-                "fair-audits.example",
-                "--out",
-                "auditor.key",
-            ],
-        );
-        let server = start(dir);
+        let log_vkey = keygen(dir, "audit.test/log", "log.key");
+        let platform_vkey = keygen(dir, "jobs.example", "platform.key");
+        let auditor_vkey = keygen(dir, "fair-audits.example", "auditor.key");
+        let server = Server::start(&dir.join("data"), &dir.join("log.key"), &[]);
         let url = server.url.clone();
-        ok(
-            dir,
-            &[
-                "platform",
-                "add",
-                "jobs.example",
-                "--vkey",
-                &platform_vkey,
-                "--log",
-                &url,
-            ],
-        );
-        ok(
-            dir,
-            &[
-                "auditor",
-                "add",
-                "fair-audits.example",
-                "--vkey",
-                &auditor_vkey,
-                "--log",
-                &url,
-            ],
-        );
+        add_party(dir, &url, "platform", "jobs.example", &platform_vkey);
+        add_party(dir, &url, "auditor", "fair-audits.example", &auditor_vkey);
 
         // The platform commits to both models and reveals them early (signed by its key).
         let mut commitments = BTreeMap::new();
         for (kind, version) in [("logreg", "2026.1"), ("gbm", "2026.2")] {
             let file = format!("adult-{kind}.onnx");
             std::fs::copy(fixtures().join(&file), dir.join(&file)).unwrap();
-            let c = ok(
-                dir,
-                &[
-                    "commit",
-                    &file,
-                    "--log",
-                    &url,
-                    "--key",
-                    "platform.key",
-                    "--name",
-                    "income-screen",
-                    "--version",
-                    version,
-                    "--reveal-after",
-                    "30d",
-                    "--vkey",
-                    &log_vkey,
-                ],
-            );
+            let c = commit(dir, &url, &file, "income-screen", version, "30d", &log_vkey);
             // Not revealed yet: the audit refuses to run (exit 2), and nothing is logged.
             if kind == "logreg" {
                 let suite = suite_in(dir, "adult-four-fifths.toml");
@@ -1000,14 +824,14 @@ mod e2e {
         // The log lists each audit under its commitment, with its verdict and a link to the
         // stored report, whose bytes hash to the logged digest.
         for (c, out_dir, verdict) in [(c, "fail", "fail"), (g, "pass", "pass")] {
-            let (status, body) = get(&format!("{url}/v1/commitments/{c}"));
+            let (status, body) = http_get(&format!("{url}/v1/commitments/{c}"));
             assert_eq!(status, 200);
             let view: Value = serde_json::from_slice(&body).unwrap();
             let audits = view["audits"].as_array().unwrap();
             assert_eq!(audits.len(), 1, "{view}");
             let entry = audits[0].as_u64().unwrap();
 
-            let (status, body) = get(&format!("{url}/v1/commitments/{c}/audits"));
+            let (status, body) = http_get(&format!("{url}/v1/commitments/{c}/audits"));
             assert_eq!(status, 200);
             let list: Value = serde_json::from_slice(&body).unwrap();
             let a = &list["audits"][0];
@@ -1017,7 +841,7 @@ mod e2e {
             let local = std::fs::read(dir.join(out_dir).join("report.json")).unwrap();
             assert_eq!(a["report_digest"], format!("sha256:{}", sha256_hex(&local)));
             let link = a["report"].as_str().unwrap();
-            let (status, stored) = get(&format!("{url}/{link}"));
+            let (status, stored) = http_get(&format!("{url}/{link}"));
             assert_eq!(status, 200);
             assert_eq!(
                 stored, local,
@@ -1031,7 +855,7 @@ mod e2e {
             );
 
             // The entry itself: signed by the auditor, subject = the model digest.
-            let (_, leaf) = get(&format!("{url}/v1/entries/{entry}"));
+            let (_, leaf) = http_get(&format!("{url}/v1/entries/{entry}"));
             let leaf: Value = serde_json::from_slice(&leaf).unwrap();
             use base64::prelude::{Engine, BASE64_STANDARD};
             let payload: Value = serde_json::from_slice(

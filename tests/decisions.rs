@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{embargo, ok, Server};
+use common::{add_party, commit, embargo, keygen, ok, Server};
 use embargo::audit::{self, data, model, suite::InputType, suite::Suite};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -167,49 +167,22 @@ fn the_default_tolerance_separates_the_fixture_models() {
 fn batches_receipts_and_replay_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let log_vkey = ok(
-        dir,
-        &["keygen", "--name", "decisions.test/log", "--out", "log.key"],
-    );
-    let platform_vkey = ok(
-        dir,
-        &["keygen", "--name", "jobs.example", "--out", "platform.key"],
-    );
+    let log_vkey = keygen(dir, "decisions.test/log", "log.key");
+    let platform_vkey = keygen(dir, "jobs.example", "platform.key");
     let server = start(dir);
     let url = server.url.clone();
-    ok(
-        dir,
-        &[
-            "platform",
-            "add",
-            "jobs.example",
-            "--vkey",
-            &platform_vkey,
-            "--log",
-            &url,
-        ],
-    );
+    add_party(dir, &url, "platform", "jobs.example", &platform_vkey);
     for f in ["adult-logreg.onnx", "adult-gbm.onnx"] {
         std::fs::copy(fixtures().join(f), dir.join(f)).unwrap();
     }
-    let c = ok(
+    let c = commit(
         dir,
-        &[
-            "commit",
-            "adult-logreg.onnx",
-            "--log",
-            &url,
-            "--key",
-            "platform.key",
-            "--name",
-            "job-ranker",
-            "--version",
-            "2026.11",
-            "--reveal-after",
-            "30d",
-            "--vkey",
-            &log_vkey,
-        ],
+        &url,
+        "adult-logreg.onnx",
+        "job-ranker",
+        "2026.11",
+        "30d",
+        &log_vkey,
     );
 
     // Decisions while the model is sealed: two batches of ten, five candidates each.
@@ -503,10 +476,7 @@ fn batches_receipts_and_replay_end_to_end() {
     assert!(text.contains("do not match its inputs_digest"), "{text}");
 
     // A checkpoint signed by another key.
-    let stranger = ok(
-        dir,
-        &["keygen", "--name", "decisions.test/log", "--out", "x.key"],
-    );
+    let stranger = keygen(dir, "decisions.test/log", "x.key");
     let (rc, text) = code(dir, &["receipt", "verify", &r2s, "--vkey", &stranger]);
     assert_eq!(rc, 1, "{text}");
     assert!(text.contains("broken link checkpoint-signature"), "{text}");

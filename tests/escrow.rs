@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{embargo, ok, refused, same_tree, status_of, wait_for_status, Server};
+use common::{
+    add_party, embargo, keygen, ok, refused, same_tree, status_of, wait_for_status, Server,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,34 +30,11 @@ impl Setup {
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let log_vkey = ok(
-        dir,
-        &["keygen", "--name", "escrow.test/log", "--out", "log.key"],
-    );
-    let platform_vkey = ok(
-        dir,
-        &[
-            "keygen",
-            "--name",
-            "social.example",
-            "--out",
-            "platform.key",
-        ],
-    );
+    let log_vkey = keygen(dir, "escrow.test/log", "log.key");
+    let platform_vkey = keygen(dir, "social.example", "platform.key");
     let trustee_vkeys = ["t1", "t2", "t3"]
         .iter()
-        .map(|t| {
-            ok(
-                dir,
-                &[
-                    "keygen",
-                    "--name",
-                    &format!("trustee-{t}"),
-                    "--out",
-                    &format!("{t}.key"),
-                ],
-            )
-        })
+        .map(|t| keygen(dir, &format!("trustee-{t}"), &format!("{t}.key")))
         .collect();
     ok(
         dir,
@@ -70,18 +49,7 @@ fn setup() -> Setup {
 }
 
 fn register(s: &Setup, url: &str) {
-    ok(
-        s.dir(),
-        &[
-            "platform",
-            "add",
-            "social.example",
-            "--vkey",
-            &s.platform_vkey,
-            "--log",
-            url,
-        ],
-    );
+    add_party(s.dir(), url, "platform", "social.example", &s.platform_vkey);
 }
 
 /// `embargo commit` of `model` with an escrow locked to the test beacon.

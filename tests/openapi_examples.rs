@@ -21,12 +21,14 @@
 //! examples), run with `OPENAPI_CAPTURE=/tmp/answers.json`: every answer is written there by
 //! request, and error codes are not compared with the spec's examples for that run.
 
+mod common;
+
 use base64::prelude::{Engine, BASE64_STANDARD};
+use common::{keygen, Server, TOKEN};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything the signed examples are made of: fixed keys, statements, the example model.
 mod fixtures {
@@ -678,7 +680,6 @@ fn print_examples() {
 // The spec
 // ---------------------------------------------------------------------------------------------
 
-const TOKEN: &str = "example-operator-token-0123456789";
 /// The base URI the spec's relative `$ref`s resolve against (the entry schemas' `$id`s).
 const SPEC_BASE: &str = "https://embargo.dev/schema/openapi.yaml";
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -1086,98 +1087,23 @@ fn signed_examples_are_what_the_fixed_seeds_make() {
 // The real server
 // ---------------------------------------------------------------------------------------------
 
-/// `embargo serve` as a child process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    stderr_path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    /// A fresh log set up as the spec's introduction says.
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("log.key");
-        let out = Command::new(env!("CARGO_BIN_EXE_embargo"))
-            .args(["keygen", "--name", fixtures::ORIGIN, "--out"])
-            .arg(&key)
-            .output()
-            .expect("running embargo keygen");
-        assert!(
-            out.status.success(),
-            "keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let listen = format!("127.0.0.1:{}", free_port());
-        let stderr_path = dir.path().join("server.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_embargo"))
-            .arg("serve")
-            .arg("--data")
-            .arg(dir.path().join("data"))
-            .arg("--key")
-            .arg(&key)
-            .args(["--listen", &listen])
-            .args([
-                "--min-embargo",
-                "1s",
-                "--max-embargo",
-                "36500d",
-                "--interval",
-                "20ms",
-            ])
-            .args(["--allow-key", &fixtures::writer().public().to_string()])
-            .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .expect("spawning embargo serve");
-        Server {
-            child,
-            base: format!("http://{listen}"),
-            stderr_path,
-            _dir: dir,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-
-    async fn wait_until_serving(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("embargo serve exited with {status}:\n{}", self.stderr());
-            }
-            let url = format!("{}/checkpoint", self.base);
-            if http.get(&url).send().await.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "embargo serve did not answer within 30s:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// A fresh log in `dir`, set up as the spec's introduction says.
+fn start(dir: &Path) -> Server {
+    keygen(dir, fixtures::ORIGIN, "log.key");
+    Server::with_flags(
+        &dir.join("data"),
+        &dir.join("log.key"),
+        &[
+            "--min-embargo",
+            "1s",
+            "--max-embargo",
+            "36500d",
+            "--interval",
+            "20ms",
+            "--allow-key",
+            &fixtures::writer().public().to_string(),
+        ],
+    )
 }
 
 /// An answer, read whole.
@@ -1449,9 +1375,9 @@ async fn every_example_gets_the_documented_answer() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let mut server = Server::start();
-    server.wait_until_serving(&http).await;
-    let base = server.base.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(tmp.path());
+    let base = server.url.clone();
     let mut run = Run {
         spec: &spec,
         validators: Validators::new(&spec),

@@ -13,8 +13,11 @@
 //! that a refusal cannot pass just because the setup was broken. The server's own log is kept
 //! in its data directory; a server that panicked or died fails the test that used it.
 
+mod common;
+
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::{DateTime, Duration, Utc};
+use common::TOKEN;
 use embargo::client::{Client, ClientError};
 use embargo::digest::StreamingDigest;
 use embargo::dsse::{Envelope, EnvelopeSignature};
@@ -25,14 +28,12 @@ use embargo::predicate::{
     party_digest, statement, Kind, ModelCommitment, ModelInfo, Registration, Reveal, RevealedBy,
     Role,
 };
-use embargo::registry::reveal_request_message;
+use embargo::registry::{reveal_request_message, RevealRecord};
 use embargo::server::{ErrorBody, KeyChange, NewParty, SubmitResponse, MAX_REQUEST_BODY};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
-const TOKEN: &str = "refusals-operator-token-0123456789";
 const ORIGIN: &str = "refusals.test/log";
 
 // ---------------------------------------------------------------------------------------------
@@ -50,71 +51,47 @@ const SHORT: Policy = Policy {
     max: "10d",
 };
 
-/// A running `embargo serve`, killed (and its directory removed) on drop.
+/// A running `embargo serve` in a directory of its own, killed (and the directory removed) on
+/// drop.
 struct Server {
-    child: Child,
+    process: common::Server,
     dir: tempfile::TempDir,
-    url: String,
     client: Client,
     http: reqwest::Client,
 }
 
 impl Server {
-    async fn start() -> Server {
-        Server::with_policy(SHORT).await
+    fn start() -> Server {
+        Server::with_policy(SHORT)
     }
 
-    async fn with_policy(policy: Policy) -> Server {
-        for attempt in 0..5 {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let key_path = dir.path().join("log.key");
-            KeyPair::generate(ORIGIN)
-                .unwrap()
-                .write_file(&key_path)
-                .unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log_file = std::fs::File::create(dir.path().join("server.log")).unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_embargo"))
-                .arg("serve")
-                .arg("--data")
-                .arg(dir.path().join("data"))
-                .arg("--key")
-                .arg(&key_path)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .args(["--interval", "10ms", "--grace", "1h"])
-                .args(["--min-embargo", policy.min, "--max-embargo", policy.max])
-                .env("EMBARGO_OPERATOR_TOKEN", TOKEN)
-                .env("RUST_LOG", "embargo=warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log_file)
-                .spawn()
-                .expect("starting embargo serve");
-            let url = format!("http://127.0.0.1:{port}");
-            let mut child = child;
-            let http = reqwest::Client::new();
-            if wait_until_up(&mut child, &http, &url).await {
-                return Server {
-                    child,
-                    dir,
-                    client: Client::new(&url),
-                    http,
-                    url,
-                };
-            }
-            // Most likely another process took the port in between: try another one.
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!(
-                "server start attempt {attempt} failed:\n{}",
-                std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-            );
+    fn with_policy(policy: Policy) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_path = dir.path().join("log.key");
+        KeyPair::generate(ORIGIN)
+            .unwrap()
+            .write_file(&key_path)
+            .unwrap();
+        let process = common::Server::with_flags(
+            &dir.path().join("data"),
+            &key_path,
+            &[
+                "--interval",
+                "10ms",
+                "--grace",
+                "1h",
+                "--min-embargo",
+                policy.min,
+                "--max-embargo",
+                policy.max,
+            ],
+        );
+        Server {
+            client: Client::new(&process.url),
+            http: reqwest::Client::new(),
+            process,
+            dir,
         }
-        panic!("the server did not start (see the logs above)");
     }
 
     fn data(&self) -> PathBuf {
@@ -122,7 +99,7 @@ impl Server {
     }
 
     fn server_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.process.log()
     }
 
     fn log_key(&self) -> KeyPair {
@@ -178,11 +155,8 @@ impl Server {
             .add_party(
                 TOKEN,
                 &NewParty {
-                    name: name.into(),
                     role,
-                    display_name: None,
-                    keys: keys.iter().map(|k| k.public().clone()).collect(),
-                    contact: None,
+                    ..party(name, keys.iter().copied())
                 },
             )
             .await
@@ -200,7 +174,10 @@ impl Server {
 
     /// Posts raw bytes to `path` and returns the status and body.
     async fn post(&self, path: &str, body: Vec<u8>, headers: &[(&str, String)]) -> (u16, String) {
-        let mut req = self.http.post(format!("{}/{path}", self.url)).body(body);
+        let mut req = self
+            .http
+            .post(format!("{}/{path}", self.process.url))
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -221,6 +198,19 @@ impl Server {
         .await
     }
 
+    /// Submits `platform`'s commitment to `m` until `reveal_at`, signed by `key`.
+    async fn submit_commitment(
+        &self,
+        key: &KeyPair,
+        platform: &str,
+        m: &Model,
+        reveal_at: DateTime<Utc>,
+    ) -> Result<SubmitResponse, ClientError> {
+        self.client
+            .submit(&sign(&commitment(platform, m, reveal_at), key))
+            .await
+    }
+
     /// Submits a correctly formed commitment and expects it to be accepted as a new entry.
     async fn commit(
         &self,
@@ -229,10 +219,8 @@ impl Server {
         m: &Model,
         reveal_at: DateTime<Utc>,
     ) -> u64 {
-        let env = sign(&commitment(platform, m, reveal_at), key);
         let r = self
-            .client
-            .submit(&env)
+            .submit_commitment(key, platform, m, reveal_at)
             .await
             .unwrap_or_else(|e| panic!("the commitment was refused: {e}"));
         assert!(!r.duplicate);
@@ -253,21 +241,28 @@ impl Server {
         signature_over(key, &reveal_request_message(ORIGIN, index, &m.digest()))
     }
 
+    /// How commitment `index` was revealed, if it was.
+    async fn reveal_of(&self, index: u64) -> Option<RevealRecord> {
+        self.client
+            .commitment(index)
+            .await
+            .unwrap()
+            .commitment
+            .reveal
+    }
+
     async fn assert_unrevealed(&self, index: u64) {
-        let c = self.client.commitment(index).await.unwrap().commitment;
+        let reveal = self.reveal_of(index).await;
         assert!(
-            c.reveal.is_none(),
-            "commitment {index} was marked revealed by a refused upload: {:?}",
-            c.reveal
+            reveal.is_none(),
+            "commitment {index} was marked revealed by a refused upload: {reveal:?}"
         );
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let exited = self.child.try_wait().ok().flatten();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let exited = self.process.exited();
         if !std::thread::panicking() {
             assert!(
                 exited.is_none(),
@@ -279,22 +274,6 @@ impl Drop for Server {
             eprintln!("--- server log ---\n{}", self.server_log());
         }
     }
-}
-
-async fn wait_until_up(child: &mut Child, http: &reqwest::Client, url: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if let Ok(r) = http.get(format!("{url}/checkpoint")).send().await {
-            if r.status() == 200 {
-                return true;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
 }
 
 struct Stored {
@@ -478,13 +457,36 @@ fn json_body(env: &Envelope) -> Vec<u8> {
     serde_json::to_vec(env).unwrap()
 }
 
+/// A platform's registration as `name` with `keys`, and nothing else.
+fn party<'a>(name: &str, keys: impl IntoIterator<Item = &'a KeyPair>) -> NewParty {
+    NewParty {
+        name: name.into(),
+        role: Role::Platform,
+        display_name: None,
+        keys: keys.into_iter().map(|k| k.public().clone()).collect(),
+        contact: None,
+    }
+}
+
+/// A key change that adds `add` and revokes `revoke`.
+fn key_change<'a>(
+    add: impl IntoIterator<Item = &'a KeyPair>,
+    revoke: impl IntoIterator<Item = &'a KeyPair>,
+) -> KeyChange {
+    let public = |k: &KeyPair| k.public().clone();
+    KeyChange {
+        add: add.into_iter().map(public).collect(),
+        revoke: revoke.into_iter().map(public).collect(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signatures and keys
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn envelope_altered_after_signing_is_refused_as_bad_signature() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(1, 3000);
     let env = sign(&commitment("social.example", &m, in_an_hour()), &key);
@@ -524,18 +526,14 @@ async fn envelope_altered_after_signing_is_refused_as_bad_signature() {
 
 #[tokio::test]
 async fn commitment_signed_by_an_unregistered_key_is_refused_as_unknown_key() {
-    let s = Server::start().await;
+    let s = Server::start();
     let _registered = s.platform("social.example").await;
     // Same name as the platform, but not a key the operator registered.
     let stranger = KeyPair::generate("social.example").unwrap();
     let m = Model::new(2, 3000);
     let before = s.state().await;
     assert_client_refusal(
-        s.client
-            .submit(&sign(
-                &commitment("social.example", &m, in_an_hour()),
-                &stranger,
-            ))
+        s.submit_commitment(&stranger, "social.example", &m, in_an_hour())
             .await,
         403,
         "unknown_key",
@@ -546,7 +544,7 @@ async fn commitment_signed_by_an_unregistered_key_is_refused_as_unknown_key() {
 
 #[tokio::test]
 async fn commitment_signed_by_a_revoked_key_is_refused_while_the_current_key_works() {
-    let s = Server::start().await;
+    let s = Server::start();
     let a = KeyPair::generate("social.example").unwrap();
     let b = KeyPair::generate("social.example").unwrap();
     s.register("social.example", Role::Platform, &[&a, &b])
@@ -556,22 +554,14 @@ async fn commitment_signed_by_a_revoked_key_is_refused_while_the_current_key_wor
     s.commit(&a, "social.example", &m, in_an_hour()).await;
     let revoked = s
         .client
-        .change_keys(
-            TOKEN,
-            "social.example",
-            &KeyChange {
-                add: vec![],
-                revoke: vec![a.public().clone()],
-            },
-        )
+        .change_keys(TOKEN, "social.example", &key_change([], [&a]))
         .await
         .expect("revoking key A");
 
     let before = s.state().await;
     let m2 = Model::new(4, 3000);
     assert_client_refusal(
-        s.client
-            .submit(&sign(&commitment("social.example", &m2, in_an_hour()), &a))
+        s.submit_commitment(&a, "social.example", &m2, in_an_hour())
             .await,
         403,
         "revoked_key",
@@ -586,14 +576,7 @@ async fn commitment_signed_by_a_revoked_key_is_refused_while_the_current_key_wor
     // The revoked key cannot come back either.
     assert_client_refusal(
         s.client
-            .change_keys(
-                TOKEN,
-                "social.example",
-                &KeyChange {
-                    add: vec![a.public().clone()],
-                    revoke: vec![],
-                },
-            )
+            .change_keys(TOKEN, "social.example", &key_change([&a], []))
             .await,
         422,
         "revoked_key",
@@ -608,7 +591,7 @@ async fn commitment_signed_by_a_revoked_key_is_refused_while_the_current_key_wor
 
 #[tokio::test]
 async fn platform_committing_for_another_platform_is_refused_as_wrong_party() {
-    let s = Server::start().await;
+    let s = Server::start();
     let p1 = s.platform("p1.example").await;
     let p2 = s.platform("p2.example").await;
     let m = Model::new(5, 3000);
@@ -632,17 +615,13 @@ async fn platform_committing_for_another_platform_is_refused_as_wrong_party() {
 
 #[tokio::test]
 async fn auditor_committing_a_model_is_refused_as_wrong_role() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = KeyPair::generate("auditor.example").unwrap();
     s.register("auditor.example", Role::Auditor, &[&key]).await;
     let m = Model::new(6, 3000);
     let before = s.state().await;
     assert_client_refusal(
-        s.client
-            .submit(&sign(
-                &commitment("auditor.example", &m, in_an_hour()),
-                &key,
-            ))
+        s.submit_commitment(&key, "auditor.example", &m, in_an_hour())
             .await,
         403,
         "wrong_role",
@@ -666,7 +645,7 @@ const MINUTE_TO_TEN_DAYS: Policy = Policy {
 
 #[tokio::test]
 async fn embargo_shorter_than_the_policy_is_refused() {
-    let s = Server::with_policy(MINUTE_TO_TEN_DAYS).await;
+    let s = Server::with_policy(MINUTE_TO_TEN_DAYS);
     let key = s.platform("social.example").await;
     let m = Model::new(7, 3000);
     let before = s.state().await;
@@ -676,8 +655,7 @@ async fn embargo_shorter_than_the_policy_is_refused() {
         ("a day ago (backdated)", Utc::now() - Duration::days(1)),
     ] {
         let msg = assert_client_refusal(
-            s.client
-                .submit(&sign(&commitment("social.example", &m, reveal_at), &key))
+            s.submit_commitment(&key, "social.example", &m, reveal_at)
                 .await,
             422,
             "embargo_policy",
@@ -698,7 +676,7 @@ async fn embargo_shorter_than_the_policy_is_refused() {
 
 #[tokio::test]
 async fn embargo_longer_than_the_policy_is_refused() {
-    let s = Server::with_policy(MINUTE_TO_TEN_DAYS).await;
+    let s = Server::with_policy(MINUTE_TO_TEN_DAYS);
     let key = s.platform("social.example").await;
     let m = Model::new(8, 3000);
     let before = s.state().await;
@@ -707,8 +685,7 @@ async fn embargo_longer_than_the_policy_is_refused() {
         Utc::now() + Duration::days(365 * 100),
     ] {
         assert_client_refusal(
-            s.client
-                .submit(&sign(&commitment("social.example", &m, reveal_at), &key))
+            s.submit_commitment(&key, "social.example", &m, reveal_at)
                 .await,
             422,
             "embargo_policy",
@@ -727,7 +704,7 @@ async fn embargo_longer_than_the_policy_is_refused() {
 
 #[tokio::test]
 async fn statements_that_break_the_schema_are_refused_as_bad_statement() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(9, 3000);
     let good = commitment("social.example", &m, in_an_hour());
@@ -807,7 +784,7 @@ async fn statements_that_break_the_schema_are_refused_as_bad_statement() {
 
 #[tokio::test]
 async fn statement_whose_leaf_would_exceed_64_kib_is_refused_as_too_large() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(10, 3000);
     let compact = serde_json::to_vec(&commitment("social.example", &m, in_an_hour())).unwrap();
@@ -843,7 +820,7 @@ async fn statement_whose_leaf_would_exceed_64_kib_is_refused_as_too_large() {
 
 #[tokio::test]
 async fn request_body_over_the_limit_is_refused_as_too_large() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(11, 3000);
     let mut st = commitment("social.example", &m, in_an_hour());
@@ -862,7 +839,7 @@ async fn request_body_over_the_limit_is_refused_as_too_large() {
 
 #[tokio::test]
 async fn bodies_that_are_not_dsse_envelopes_are_refused_as_bad_json() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(12, 3000);
     let env = sign(&commitment("social.example", &m, in_an_hour()), &key);
@@ -902,7 +879,7 @@ async fn bodies_that_are_not_dsse_envelopes_are_refused_as_bad_json() {
 
 #[tokio::test]
 async fn envelopes_with_bad_base64_are_refused_as_bad_base64() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(13, 3000);
     let env = sign(&commitment("social.example", &m, in_an_hour()), &key);
@@ -950,7 +927,7 @@ async fn envelopes_with_bad_base64_are_refused_as_bad_base64() {
 
 #[tokio::test]
 async fn envelopes_with_the_wrong_payload_type_or_signature_count_are_refused() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let other = KeyPair::generate("social.example").unwrap();
     let m = Model::new(14, 3000);
@@ -995,7 +972,7 @@ async fn envelopes_with_the_wrong_payload_type_or_signature_count_are_refused() 
 
 #[tokio::test]
 async fn registration_and_reveal_statements_submitted_by_anyone_are_refused_as_log_only() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(15, 3000);
     let index = s.commit(&key, "social.example", &m, in_an_hour()).await;
@@ -1059,7 +1036,7 @@ async fn registration_and_reveal_statements_submitted_by_anyone_are_refused_as_l
 
 #[tokio::test]
 async fn commitment_superseding_a_missing_entry_is_refused() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(16, 3000);
     let mut st = commitment("social.example", &m, in_an_hour());
@@ -1081,16 +1058,9 @@ async fn commitment_superseding_a_missing_entry_is_refused() {
 
 #[tokio::test]
 async fn operator_api_without_the_right_token_is_refused_as_unauthorized() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = KeyPair::generate("social.example").unwrap();
-    let party = serde_json::to_vec(&NewParty {
-        name: "social.example".into(),
-        role: Role::Platform,
-        display_name: None,
-        keys: vec![key.public().clone()],
-        contact: None,
-    })
-    .unwrap();
+    let registration = serde_json::to_vec(&party("social.example", [&key])).unwrap();
     let json = ("content-type", "application/json".to_owned());
     let before = s.state().await;
     for (what, auth) in [
@@ -1108,7 +1078,8 @@ async fn operator_api_without_the_right_token_is_refused_as_unauthorized() {
             headers.push(("authorization", a));
         }
         assert_refusal(
-            s.post("v1/admin/parties", party.clone(), &headers).await,
+            s.post("v1/admin/parties", registration.clone(), &headers)
+                .await,
             401,
             "unauthorized",
             &["Authorization: Bearer", "operator token"],
@@ -1119,7 +1090,7 @@ async fn operator_api_without_the_right_token_is_refused_as_unauthorized() {
         s.client
             .add_party(
                 "not-the-operator-token",
-                &serde_json::from_slice(&party).unwrap(),
+                &serde_json::from_slice(&registration).unwrap(),
             )
             .await,
         401,
@@ -1140,10 +1111,7 @@ async fn operator_api_without_the_right_token_is_refused_as_unauthorized() {
             .change_keys(
                 "wrong-token-wrong-token",
                 "social.example",
-                &KeyChange {
-                    add: vec![other.public().clone()],
-                    revoke: vec![key.public().clone()],
-                },
+                &key_change([&other], [&key]),
             )
             .await,
         401,
@@ -1158,7 +1126,7 @@ async fn operator_api_without_the_right_token_is_refused_as_unauthorized() {
 
 #[tokio::test]
 async fn duplicate_registration_and_shared_keys_are_refused_as_conflicts() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let registered_at = 0;
     let before = s.state().await;
@@ -1168,11 +1136,8 @@ async fn duplicate_registration_and_shared_keys_are_refused_as_conflicts() {
             .add_party(
                 TOKEN,
                 &NewParty {
-                    name: "social.example".into(),
-                    role: Role::Platform,
                     display_name: Some("An impostor".into()),
-                    keys: vec![again.public().clone()],
-                    contact: None,
+                    ..party("social.example", [&again])
                 },
             )
             .await,
@@ -1189,16 +1154,7 @@ async fn duplicate_registration_and_shared_keys_are_refused_as_conflicts() {
     // Another party may not register with a key that is already someone's.
     assert_client_refusal(
         s.client
-            .add_party(
-                TOKEN,
-                &NewParty {
-                    name: "other.example".into(),
-                    role: Role::Platform,
-                    display_name: None,
-                    keys: vec![key.public().clone()],
-                    contact: None,
-                },
-            )
+            .add_party(TOKEN, &party("other.example", [&key]))
             .await,
         409,
         "key_in_use",
@@ -1216,7 +1172,7 @@ async fn duplicate_registration_and_shared_keys_are_refused_as_conflicts() {
 
 #[tokio::test]
 async fn reveal_of_an_unknown_commitment_is_refused_as_no_such_commitment() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(17, 3000);
     let index = s.commit(&key, "social.example", &m, in_an_hour()).await;
@@ -1243,7 +1199,7 @@ async fn reveal_of_an_unknown_commitment_is_refused_as_no_such_commitment() {
 
 #[tokio::test]
 async fn unsigned_reveal_before_reveal_at_is_refused_as_sealed_and_accepted_after() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let m = Model::new(18, 3000);
     let reveal_at = Utc::now() + Duration::milliseconds(1500);
@@ -1266,15 +1222,14 @@ async fn unsigned_reveal_before_reveal_at_is_refused_as_sealed_and_accepted_afte
     tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
     let r = assert_accepted(s.post_reveal(index, m.stream(), None).await);
     assert_eq!(r.index, before.size);
-    let c = s.client.commitment(index).await.unwrap().commitment;
-    let rec = c.reveal.expect("revealed");
+    let rec = s.reveal_of(index).await.expect("revealed");
     assert_eq!(rec.revealed_by, RevealedBy::Anyone);
     assert!(s.data().join("blobs/sha3-256").join(m.digest()).is_file());
 }
 
 #[tokio::test]
 async fn early_reveal_signed_by_another_platform_is_refused_as_bad_reveal_signature() {
-    let s = Server::start().await;
+    let s = Server::start();
     let owner = s.platform("social.example").await;
     let rival = s.platform("rival.example").await;
     let m = Model::new(19, 3000);
@@ -1353,31 +1308,25 @@ async fn early_reveal_signed_by_another_platform_is_refused_as_bad_reveal_signat
         )
         .await,
     );
-    let rec = s
-        .client
-        .commitment(index)
-        .await
-        .unwrap()
-        .commitment
-        .reveal
-        .unwrap();
+    let rec = s.reveal_of(index).await.unwrap();
     assert_eq!(rec.revealed_by, RevealedBy::Platform);
     assert_eq!(rec.revealer, Some(owner.public().key_ref()));
 }
 
-/// A sealed commitment of `m` by a fresh platform; returns the server, key and index.
-async fn sealed_commitment(m: &Model) -> (Server, KeyPair, u64) {
-    let s = Server::start().await;
+/// A sealed commitment of `m` by a fresh platform; returns the server, the commitment's index
+/// and the platform's `Embargo-Signature` for revealing it early.
+async fn sealed_commitment(m: &Model) -> (Server, u64, String) {
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let index = s.commit(&key, "social.example", m, in_an_hour()).await;
-    (s, key, index)
+    let sig = s.reveal_signature(&key, index, m);
+    (s, index, sig)
 }
 
 #[tokio::test]
 async fn reveal_with_one_byte_changed_is_refused_and_nothing_is_stored() {
     let m = Model::new(20, (1 << 20) + 4097); // two chunks, a partial last one
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     for at in [0, 1 << 20, m.total_size() as usize - 1] {
         let mut changed = m.clone();
@@ -1410,8 +1359,7 @@ async fn reveal_with_one_byte_changed_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn reveal_declaring_more_bytes_than_committed_is_refused_as_too_large() {
     let m = Model::new(21, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let mut bigger = m.clone();
     bigger.files[0].1.push(0);
     let before = s.state().await;
@@ -1441,8 +1389,7 @@ async fn reveal_declaring_more_bytes_than_committed_is_refused_as_too_large() {
 #[tokio::test]
 async fn reveal_declaring_fewer_bytes_or_other_files_than_committed_is_refused() {
     let m = Model::new(22, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     let mut smaller = m.clone();
     smaller.files[0].1.pop();
@@ -1478,8 +1425,7 @@ async fn reveal_declaring_fewer_bytes_or_other_files_than_committed_is_refused()
 #[tokio::test]
 async fn reveal_with_bytes_after_the_declared_body_is_refused_as_too_large() {
     let m = Model::new(23, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     for extra in [1usize, 4096] {
         let mut body = m.stream();
@@ -1499,8 +1445,7 @@ async fn reveal_with_bytes_after_the_declared_body_is_refused_as_too_large() {
 #[tokio::test]
 async fn truncated_reveal_is_refused_as_too_small() {
     let m = Model::new(24, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     let full = m.stream();
     let header_len = m.header().encode().len();
@@ -1524,8 +1469,7 @@ async fn truncated_reveal_is_refused_as_too_small() {
 #[tokio::test]
 async fn reveal_that_is_not_a_model_stream_is_refused_as_bad_stream() {
     let m = Model::new(25, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     let header = m.header().encode();
     let unterminated = header[..header.len() - 1].to_vec();
@@ -1575,8 +1519,7 @@ async fn reveal_that_is_not_a_model_stream_is_refused_as_bad_stream() {
 #[tokio::test]
 async fn second_reveal_of_the_same_commitment_is_refused_as_already_revealed() {
     let m = Model::new(26, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let first = assert_accepted(s.post_reveal(index, m.stream(), Some(sig.clone())).await);
     let before = s.state().await;
     assert_eq!(before.blobs.len(), 1);
@@ -1596,14 +1539,7 @@ async fn second_reveal_of_the_same_commitment_is_refused_as_already_revealed() {
         );
         s.assert_nothing_stored(&before, what).await;
     }
-    let rec = s
-        .client
-        .commitment(index)
-        .await
-        .unwrap()
-        .commitment
-        .reveal
-        .unwrap();
+    let rec = s.reveal_of(index).await.unwrap();
     assert_eq!(rec.index, first.index);
 }
 
@@ -1613,51 +1549,30 @@ async fn second_reveal_of_the_same_commitment_is_refused_as_already_revealed() {
 
 #[tokio::test]
 async fn registration_the_schema_forbids_is_refused_as_bad_request_not_an_internal_error() {
-    let s = Server::start().await;
+    let s = Server::start();
     let before = s.state().await;
     let seventeen: Vec<KeyPair> = (0..17)
         .map(|_| KeyPair::generate("many.example").unwrap())
         .collect();
     let one = KeyPair::generate("x.example").unwrap();
     let cases: Vec<(&str, NewParty)> = vec![
-        (
-            "17 keys",
-            NewParty {
-                name: "many.example".into(),
-                role: Role::Platform,
-                display_name: None,
-                keys: seventeen.iter().map(|k| k.public().clone()).collect(),
-                contact: None,
-            },
-        ),
+        ("17 keys", party("many.example", &seventeen)),
         (
             "a name the schema's partyName refuses",
-            NewParty {
-                name: "social:example".into(),
-                role: Role::Platform,
-                display_name: None,
-                keys: vec![one.public().clone()],
-                contact: None,
-            },
+            party("social:example", [&one]),
         ),
         (
             "an empty display name",
             NewParty {
-                name: "x.example".into(),
-                role: Role::Platform,
                 display_name: Some(String::new()),
-                keys: vec![one.public().clone()],
-                contact: None,
+                ..party("x.example", [&one])
             },
         ),
         (
             "a 2000-character contact",
             NewParty {
-                name: "x.example".into(),
-                role: Role::Platform,
-                display_name: None,
-                keys: vec![one.public().clone()],
                 contact: Some("c".repeat(2000)),
+                ..party("x.example", [&one])
             },
         ),
     ];
@@ -1676,27 +1591,15 @@ async fn registration_the_schema_forbids_is_refused_as_bad_request_not_an_intern
 
 #[tokio::test]
 async fn key_change_past_the_schema_limits_is_refused_as_bad_request() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let before = s.state().await;
-    let more: Vec<_> = (0..16)
-        .map(|_| {
-            KeyPair::generate("social.example")
-                .unwrap()
-                .public()
-                .clone()
-        })
+    let more: Vec<KeyPair> = (0..16)
+        .map(|_| KeyPair::generate("social.example").unwrap())
         .collect();
     assert_client_refusal(
         s.client
-            .change_keys(
-                TOKEN,
-                "social.example",
-                &KeyChange {
-                    add: more,
-                    revoke: vec![],
-                },
-            )
+            .change_keys(TOKEN, "social.example", &key_change(&more, []))
             .await,
         400,
         "bad_registration",
@@ -1712,35 +1615,19 @@ async fn key_change_past_the_schema_limits_is_refused_as_bad_request() {
 
 #[tokio::test]
 async fn a_key_revoked_from_one_party_cannot_be_registered_to_another() {
-    let s = Server::start().await;
+    let s = Server::start();
     let a = KeyPair::generate("social.example").unwrap();
     let b = KeyPair::generate("social.example").unwrap();
     s.register("social.example", Role::Platform, &[&a, &b])
         .await;
     s.client
-        .change_keys(
-            TOKEN,
-            "social.example",
-            &KeyChange {
-                add: vec![],
-                revoke: vec![a.public().clone()],
-            },
-        )
+        .change_keys(TOKEN, "social.example", &key_change([], [&a]))
         .await
         .unwrap();
     let before = s.state().await;
     assert_client_refusal(
         s.client
-            .add_party(
-                TOKEN,
-                &NewParty {
-                    name: "other.example".into(),
-                    role: Role::Platform,
-                    display_name: None,
-                    keys: vec![a.public().clone()],
-                    contact: None,
-                },
-            )
+            .add_party(TOKEN, &party("other.example", [&a]))
             .await,
         422,
         "revoked_key",
@@ -1759,8 +1646,7 @@ async fn reveal_whose_declared_sizes_overflow_is_refused_without_a_panic() {
             ("b.bin".into(), Model::new(29, 2000).files[0].1.clone()),
         ],
     };
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
     let header = Header {
         files: vec![("a.bin".into(), u64::MAX), ("b.bin".into(), 3001)],
@@ -1782,8 +1668,7 @@ async fn reveal_whose_declared_sizes_overflow_is_refused_without_a_panic() {
 async fn reveal_while_another_upload_is_in_progress_is_refused_and_an_abandoned_upload_leaves_nothing(
 ) {
     let m = Model::new(30, 3000);
-    let (s, key, index) = sealed_commitment(&m).await;
-    let sig = s.reveal_signature(&key, index, &m);
+    let (s, index, sig) = sealed_commitment(&m).await;
     let before = s.state().await;
 
     // A first upload that sends its header and half the bytes, then stalls.
@@ -1791,7 +1676,7 @@ async fn reveal_while_another_upload_is_in_progress_is_refused_and_an_abandoned_
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let url = format!("{}/v1/commitments/{index}/reveal", s.url);
+    let url = format!("{}/v1/commitments/{index}/reveal", s.process.url);
     let first = tokio::spawn(
         s.http
             .post(url)
@@ -1846,7 +1731,7 @@ async fn reveal_while_another_upload_is_in_progress_is_refused_and_an_abandoned_
 
 #[tokio::test]
 async fn statement_of_a_kind_the_log_does_not_know_is_refused_for_a_platform_key() {
-    let s = Server::start().await;
+    let s = Server::start();
     let key = s.platform("social.example").await;
     let st = json!({
         "_type": "https://in-toto.io/Statement/v1",
