@@ -52,31 +52,6 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_this_machine_is_loopback() {
-        for url in [
-            "http://127.0.0.1:8080",
-            "http://localhost/",
-            "http://[::1]:9/",
-            "http://127.9.9.9",
-        ] {
-            assert!(is_loopback(url), "{url}");
-        }
-        for url in [
-            "https://log.example",
-            "http://10.0.0.1",
-            "http://127",
-            "not a url",
-        ] {
-            assert!(!is_loopback(url), "{url}");
-        }
-    }
-}
-
 impl Client {
     /// A client for the log at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> Client {
@@ -449,4 +424,29 @@ pub async fn file_body(path: &std::path::Path) -> std::io::Result<(reqwest::Body
     let len = file.metadata().await?.len();
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
     Ok((reqwest::Body::wrap_stream(stream), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost/",
+            "http://[::1]:9/",
+            "http://127.9.9.9",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://log.example",
+            "http://10.0.0.1",
+            "http://127",
+            "not a url",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 }
