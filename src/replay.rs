@@ -277,7 +277,7 @@ mod tests {
         );
         // Top-2 shown, within tolerance.
         assert_eq!(
-            run(&record(&[0.9, 0.1, 0.5], &[0.900001, 0.1, 0.5], &[0, 2])),
+            run(&record(&[0.9, 0.1, 0.5], &[0.9000005, 0.1, 0.5], &[0, 2])),
             vec![]
         );
     }
