@@ -124,6 +124,30 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts that `out`'s stderr says `what` (and shows it if not).
+#[track_caller]
+fn says(out: &std::process::Output, what: &str) {
+    assert!(
+        stderr(out).contains(what),
+        "expected {what:?} in:\n{}",
+        stderr(out)
+    );
+}
+
+/// Asserts that the command succeeded and said `what`.
+#[track_caller]
+fn succeeded_saying(out: &std::process::Output, what: &str) {
+    assert!(out.status.success(), "{}", stderr(out));
+    says(out, what);
+}
+
+/// Asserts that the command failed and said `what`.
+#[track_caller]
+fn failed_saying(out: &std::process::Output, what: &str) {
+    assert!(!out.status.success(), "it succeeded:\n{}", stderr(out));
+    says(out, what);
+}
+
 fn wait_until(t: chrono::DateTime<chrono::Utc>) {
     while chrono::Utc::now() < t {
         std::thread::sleep(Duration::from_millis(100));
@@ -161,19 +185,9 @@ fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
 
     // Signatures for rounds not yet published are refused, whatever they would open.
     let early = post_round(dir, &server_url, lock - 1);
-    assert!(!early.status.success());
-    assert!(
-        stderr(&early).contains("is not published until"),
-        "{}",
-        stderr(&early)
-    );
+    failed_saying(&early, "is not published until");
     let premature = post_round(dir, &server_url, lock);
-    assert!(!premature.status.success());
-    assert!(
-        stderr(&premature).contains("is not published until"),
-        "{}",
-        stderr(&premature)
-    );
+    failed_saying(&premature, "is not published until");
     // A signature that does not verify is refused, never a crash.
     let sig = sign(dir, lock + 1);
     let wrong = embargo(
@@ -191,32 +205,17 @@ fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
             sig["chain_hash"].as_str().unwrap(),
         ],
     );
-    assert!(!wrong.status.success());
-    assert!(
-        stderr(&wrong).contains("BLS verification failed"),
-        "{}",
-        stderr(&wrong)
-    );
+    failed_saying(&wrong, "BLS verification failed");
     assert_eq!(status_of(dir, &server_url, &index), "sealed");
 
     // After reveal_at, the round before the lock (now published) opens nothing...
     wait_until(reveal_at + chrono::Duration::seconds(1));
     let before_lock = post_round(dir, &server_url, lock - 1);
-    assert!(!before_lock.status.success());
-    assert!(
-        stderr(&before_lock).contains("no escrow in this log is locked to round"),
-        "{}",
-        stderr(&before_lock)
-    );
+    failed_saying(&before_lock, "no escrow in this log is locked to round");
     assert_eq!(status_of(dir, &server_url, &index), "due");
     // ...and the lock round's signature, posted by anyone, opens it.
     let opened = post_round(dir, &server_url, lock);
-    assert!(opened.status.success(), "{}", stderr(&opened));
-    assert!(
-        stderr(&opened).contains("revealed by escrow"),
-        "{}",
-        stderr(&opened)
-    );
+    succeeded_saying(&opened, "revealed by escrow");
     assert_eq!(status_of(dir, &server_url, &index), "revealed");
     let c = commitment_json(&server_url, &index);
     assert_eq!(c["reveal"]["revealed_by"], "escrow");
@@ -225,11 +224,7 @@ fn an_escrow_opens_with_the_round_signature_when_the_platform_never_reveals() {
     fetch_and_compare(&s, &server_url, &index, &model);
     // Posting the signature again opens nothing twice.
     let again = post_round(dir, &server_url, lock);
-    assert!(
-        stderr(&again).contains("already revealed"),
-        "{}",
-        stderr(&again)
-    );
+    says(&again, "already revealed");
 }
 
 #[test]
@@ -392,34 +387,18 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
         c["reveal_at"].as_str().unwrap().parse().unwrap();
 
     // Trustees cannot open it early, and strangers not at all.
-    let err = {
-        let out = post_share(dir, &url, &index, "t1.key");
-        assert!(!out.status.success());
-        stderr(&out)
-    };
-    assert!(err.contains("sealed until"), "{err}");
-    let err = {
-        let out = post_share(dir, &url, &index, "platform.key");
-        assert!(!out.status.success());
-        stderr(&out)
-    };
-    assert!(err.contains("is not a trustee"), "{err}");
+    failed_saying(&post_share(dir, &url, &index, "t1.key"), "sealed until");
+    failed_saying(
+        &post_share(dir, &url, &index, "platform.key"),
+        "is not a trustee",
+    );
 
     wait_until(reveal_at + chrono::Duration::milliseconds(200));
     let one = post_share(dir, &url, &index, "t1.key");
-    assert!(one.status.success(), "{}", stderr(&one));
-    assert!(
-        stderr(&one).contains("1 of 2 shares are in"),
-        "{}",
-        stderr(&one)
-    );
+    succeeded_saying(&one, "1 of 2 shares are in");
     // K-1 shares open nothing, and posting the same share twice does not count twice.
     let again = post_share(dir, &url, &index, "t1.key");
-    assert!(
-        stderr(&again).contains("1 of 2 shares are in"),
-        "{}",
-        stderr(&again)
-    );
+    says(&again, "1 of 2 shares are in");
     assert_eq!(status_of(dir, &url, &index), "due");
 
     // Posted shares are durable: the log restarts between the first and the second.
@@ -428,12 +407,7 @@ fn k_of_n_trustees_open_an_escrow_and_k_minus_one_do_not() {
     let url = server.url.clone();
 
     let two = post_share(dir, &url, &index, "t3.key");
-    assert!(two.status.success(), "{}", stderr(&two));
-    assert!(
-        stderr(&two).contains("the escrow opened"),
-        "{}",
-        stderr(&two)
-    );
+    succeeded_saying(&two, "the escrow opened");
     assert_eq!(status_of(dir, &url, &index), "revealed");
     let c = commitment_json(&url, &index);
     assert_eq!(c["reveal"]["revealed_by"], "escrow");
@@ -538,12 +512,7 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
         .unwrap();
     wait_until(reveal_at + chrono::Duration::seconds(1));
     let opened = post_round(dir, &url, lock);
-    assert!(opened.status.success(), "{}", stderr(&opened));
-    assert!(
-        stderr(&opened).contains(&format!("commitment {index}: ESCROW INVALID")),
-        "{}",
-        stderr(&opened)
-    );
+    succeeded_saying(&opened, &format!("commitment {index}: ESCROW INVALID"));
     assert_eq!(status_of(dir, &url, &index), "escrow-invalid");
     let c = commitment_json(&url, &index);
     let st = logged_statement(&url, c["escrow_invalid"].as_u64().unwrap());
@@ -607,23 +576,18 @@ fn escrow_refusals_say_what_was_wrong_and_store_nothing() {
     wrong_round["predicate"]["escrow"]["lock_round"] =
         (st1["predicate"]["escrow"]["lock_round"].as_u64().unwrap() + 1).into();
     let out = submit(&wrong_round, "wrong-round.json");
-    assert!(
-        stderr(&out).contains("lock it to round"),
-        "{}",
-        stderr(&out)
-    );
+    failed_saying(&out, "lock it to round");
     let mut unknown_chain = st1.clone();
     unknown_chain["predicate"]["escrow"]["chain_hash"] = "ab".repeat(32).into();
     let out = submit(&unknown_chain, "unknown-chain.json");
-    assert!(
-        stderr(&out).contains("escrows can be locked only to the drand chains this log follows"),
-        "{}",
-        stderr(&out)
+    failed_saying(
+        &out,
+        "escrows can be locked only to the drand chains this log follows",
     );
     let mut too_big = st1.clone();
     too_big["predicate"]["escrow"]["ciphertext_size"] = (1u64 << 40).into();
     let out = submit(&too_big, "too-big.json");
-    assert!(stderr(&out).contains("can encrypt to"), "{}", stderr(&out));
+    failed_saying(&out, "can encrypt to");
     assert_eq!(size_of(&a.url), before, "a refused commitment was logged");
 
     // Deposits: only the committed bytes, whole, locked as committed, are kept.
