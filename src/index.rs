@@ -13,7 +13,7 @@ pub struct Index {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("index database error: {0} (the index is derived from the log: stop the server, delete the index directory and restart to rebuild it)")]
+#[error("index database error: {0}. The index is derived from the log's tiles: if it is damaged, stop the `embargo serve` that holds this data directory (its LOCK file names it) and only then delete the index directory; the next start rebuilds it")]
 pub struct IndexError(#[from] sled::Error);
 
 impl Index {

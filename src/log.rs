@@ -5,10 +5,11 @@
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::entry::Leaf;
 use crate::index::{Index, IndexError};
+use crate::lock::DirLock;
 use crate::note::KeyPair;
 use crate::predicate::{Kind, TypedStatement};
 use crate::proof::TlogProof;
-use crate::registry::{Effect, Policy, Registry};
+use crate::registry::{Effect, Policy, Registry, Signer};
 use crate::store::TileStore;
 use crate::tlog::{
     self, decode_bundle, Hash, MemoryTiles, ProofError, RightEdge, TileId, TileKind, TileSource,
@@ -46,6 +47,8 @@ pub enum LogError {
     NoSuchCheckpoint(u64),
     #[error("signing the checkpoint failed: {0}")]
     Sign(String),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
 }
 
 impl LogError {
@@ -131,6 +134,8 @@ pub struct Log {
     pub registry: Registry,
     blobs: crate::blobs::BlobStore,
     state: RwLock<Arc<Snapshot>>,
+    /// Held for the log's life: no other process opens this data directory meanwhile.
+    lock: std::sync::Mutex<DirLock>,
 }
 
 /// The writer's view after recovery: where appends continue from.
@@ -146,6 +151,9 @@ impl Log {
         key: KeyPair,
         policy: Policy,
     ) -> Result<(Arc<Log>, Recovered), LogError> {
+        // First of all: one writer. Nothing below may open a file of a log another process
+        // is writing (not even the index, whose own lock would give a misleading message).
+        let lock = DirLock::acquire(dir, "embargo serve")?;
         let store = TileStore::open(dir).map_err(|e| LogError::io(dir, e))?;
         let checkpoint = match store.read_checkpoint().map_err(|e| LogError::io(dir, e))? {
             Some(text) => SignedCheckpoint::verify(&text, key.public())
@@ -191,6 +199,7 @@ impl Log {
             registry,
             blobs,
             state: RwLock::new(Arc::new(Snapshot::new(checkpoint, MemoryTiles::default()))),
+            lock: std::sync::Mutex::new(lock),
         });
         log.reindex()?;
         Ok((log, Recovered { edge, bundle }))
@@ -217,7 +226,7 @@ impl Log {
                     let leaf = Leaf::parse(e).map_err(|err| {
                         LogError::Damaged(format!("entry {i} is not a valid leaf: {err}"))
                     })?;
-                    if let Some(effect) = effect_of_leaf(&leaf) {
+                    if let Some(effect) = effect_of_leaf(&leaf, &self.key.public().key_ref()) {
                         self.registry
                             .apply(i, leaf.logged_at, &effect)
                             .map_err(|e| LogError::Damaged(e.to_string()))?;
@@ -231,6 +240,12 @@ impl Log {
             self.index.record(&keys, indexed, cp.as_deref())?;
         }
         Ok(())
+    }
+
+    /// Records in the data directory's lock file where this log listens, so a second
+    /// process refused the directory can name this one.
+    pub fn announce_listen_address(&self, addr: &str) -> Result<(), LogError> {
+        Ok(self.lock.lock().unwrap().set_listen_address(addr)?)
     }
 
     pub fn origin(&self) -> &str {
@@ -354,15 +369,21 @@ impl Log {
     }
 }
 
-/// What a logged entry means for the registry, if it is one of the Embargo kinds.
-pub fn effect_of_leaf(leaf: &Leaf) -> Option<Effect> {
+/// What a logged entry means for the registry, if it is one of the Embargo kinds
+/// (`log_key_ref`: the log's own key, `<name>+<id>`).
+pub fn effect_of_leaf(leaf: &Leaf, log_key_ref: &str) -> Option<Effect> {
     let payload = leaf.envelope.payload_bytes().ok()?;
     let statement: serde_json::Value = serde_json::from_slice(&payload).ok()?;
     let kind = Kind::from_predicate_type(statement["predicateType"].as_str()?)?;
     let typed = TypedStatement::parse(kind, &statement).ok()?;
+    let keyid = &leaf.envelope.signatures.first()?.keyid;
     Some(Effect {
         statement: typed,
-        signer: leaf.envelope.signatures.first()?.keyid.clone(),
+        signer: if keyid == log_key_ref {
+            Signer::Log
+        } else {
+            Signer::Key(keyid.clone())
+        },
     })
 }
 

@@ -112,6 +112,11 @@ pub struct Registration {
     pub revoked_keys: Vec<PublicKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// The party's registration entry this one replaces; `None` on its first registration.
+    /// The log refuses a registration whose `previous` is not the party's latest, so a
+    /// party's registrations form a chain a client can walk back from the latest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -514,6 +519,7 @@ mod tests {
             keys: vec![k.public().clone()],
             revoked_keys: vec![],
             contact: None,
+            previous: None,
         };
         let good = statement(
             Kind::Registration,

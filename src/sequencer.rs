@@ -6,12 +6,21 @@
 //! submission is acknowledged once it is durable and covered by a signed checkpoint. Many
 //! clients thus share one round of fsyncs and one signature.
 //!
+//! Admission is decided here, in log order: each Embargo entry is checked against the
+//! registry as of its own position ([`crate::rules::admit`] over a [`BatchView`]: the
+//! registry as of the last checkpoint plus the entries placed earlier in this batch), and
+//! refused entries get no index. Whatever a handler checked before queueing is an early
+//! answer; this decision is the one that holds.
+//!
 //! If storage fails mid-batch, every submitter in the batch gets an error and the writer
 //! reloads its state from the last checkpoint on disk, exactly as after a crash.
 
 use crate::checkpoint::Checkpoint;
 use crate::entry::{encode_leaf, format_logged_at};
 use crate::log::{Log, LogError, Recovered, Snapshot, MAX_BATCH};
+use crate::records::{Commitment, Party};
+use crate::registry::Registry;
+use crate::rules::{self, AdmitError, Effect, RegistryStore, RegistryView};
 use crate::store::FileWrite;
 use crate::tlog::{self, encode_bundle, MemoryTiles, RightEdge, TileId, TileKind, TILE_WIDTH};
 use chrono::Utc;
@@ -29,8 +38,9 @@ pub struct Submission {
     /// The envelope in canonical JSON.
     pub envelope_json: Arc<str>,
     pub dedup_key: [u8; 32],
-    /// What the entry changes in the registry once it is durable.
-    pub effect: Option<crate::registry::Effect>,
+    /// What the entry is for the registry's rules (Embargo kinds only): admitted or refused
+    /// against the registry as of its position, and applied once durable.
+    pub effect: Option<Effect>,
 }
 
 /// The answer to a submission.
@@ -55,6 +65,9 @@ pub enum SubmitError {
     Stopped,
     #[error("the log could not store this batch ({0}); nothing was appended; retry")]
     Storage(String),
+    /// The entry breaks a rule as of its position in the log; nothing was appended.
+    #[error(transparent)]
+    Refused(#[from] AdmitError),
 }
 
 type Reply = oneshot::Sender<Result<Sequenced, SubmitError>>;
@@ -107,9 +120,19 @@ struct Writer {
     last_logged_at: Option<chrono::DateTime<Utc>>,
 }
 
-/// A durable batch: the published snapshot, each submission's (index, duplicate), and the
-/// batch's `logged_at`.
-type Committed = (Arc<Snapshot>, Vec<(u64, bool)>, String);
+/// Where a submission went.
+enum Placement {
+    /// Appended at this index.
+    New(u64),
+    /// An identical envelope is already logged at this index.
+    Duplicate(u64),
+    /// Refused by a rule as of its position in the log.
+    Refused(AdmitError),
+}
+
+/// A durable batch: the published snapshot, each submission's placement, and the batch's
+/// `logged_at`.
+type Committed = (Arc<Snapshot>, Vec<Placement>, String);
 
 /// What a batch will write, before it is durable.
 struct Staged {
@@ -117,10 +140,10 @@ struct Staged {
     recent: MemoryTiles,
     new_keys: Vec<([u8; 32], u64)>,
     /// Registry effects of the new entries, with their indexes.
-    effects: Vec<(u64, crate::registry::Effect)>,
+    effects: Vec<(u64, Effect)>,
     logged_at: chrono::DateTime<Utc>,
-    /// For every submission, in order: its index and whether it duplicated an earlier entry.
-    placements: Vec<(u64, bool)>,
+    /// For every submission, in order: where it went.
+    placements: Vec<Placement>,
 }
 
 impl Writer {
@@ -155,7 +178,15 @@ impl Writer {
         match result {
             Ok((snapshot, placements, logged_at)) => {
                 let logged_at: Arc<str> = logged_at.into();
-                for (reply, (index, duplicate)) in replies.into_iter().zip(placements) {
+                for (reply, placement) in replies.into_iter().zip(placements) {
+                    let (index, duplicate) = match placement {
+                        Placement::New(i) => (i, false),
+                        Placement::Duplicate(i) => (i, true),
+                        Placement::Refused(e) => {
+                            let _ = reply.send(Err(SubmitError::Refused(e)));
+                            continue;
+                        }
+                    };
                     let _ = reply.send(Ok(Sequenced {
                         index,
                         duplicate,
@@ -205,21 +236,32 @@ impl Writer {
         let mut placements = Vec::with_capacity(submissions.len());
         let mut leaves: Vec<String> = Vec::new();
         let mut new_keys = Vec::new();
+        let mut view = BatchView::new(&self.log.registry);
         for s in submissions {
             if let Some(&i) = in_batch.get(&s.dedup_key) {
-                placements.push((i, true));
-            } else if let Some(i) = self.log.index.lookup(&s.dedup_key, start)? {
-                placements.push((i, true));
-            } else {
-                let i = start + leaves.len() as u64;
-                in_batch.insert(s.dedup_key, i);
-                new_keys.push((s.dedup_key, i));
-                if let Some(e) = &s.effect {
-                    effects.push((i, e.clone()));
-                }
-                placements.push((i, false));
-                leaves.push(encode_leaf(&logged_at, &s.envelope_json));
+                placements.push(Placement::Duplicate(i));
+                continue;
             }
+            if let Some(i) = self.log.index.lookup(&s.dedup_key, start)? {
+                placements.push(Placement::Duplicate(i));
+                continue;
+            }
+            let i = start + leaves.len() as u64;
+            if let Some(e) = &s.effect {
+                // The rules, as of index i: the registry plus this batch's earlier entries.
+                let policy = &self.log.registry.policy;
+                let admitted = rules::admit(&view, policy, e, logged_at_time)
+                    .and_then(|()| rules::apply(&mut view, policy, i, logged_at_time, e));
+                if let Err(refusal) = admitted {
+                    placements.push(Placement::Refused(refusal));
+                    continue;
+                }
+                effects.push((i, e.clone()));
+            }
+            in_batch.insert(s.dedup_key, i);
+            new_keys.push((s.dedup_key, i));
+            placements.push(Placement::New(i));
+            leaves.push(encode_leaf(&logged_at, &s.envelope_json));
         }
         let hashes: Vec<tlog::Hash> = leaves
             .par_iter()
@@ -283,10 +325,14 @@ impl Writer {
         }
         // Durable from here on: a failure below must not un-acknowledge the batch. The
         // registry is updated before the index records the new size, so a crash in between
-        // re-applies (idempotently) on start-up.
+        // re-applies (idempotently) on start-up. If either update fails, the next batch
+        // would be admitted against a registry that misses this one: fail stop instead, and
+        // let start-up re-index from the size the index last recorded.
         for (index, effect) in &staged.effects {
             if let Err(e) = self.log.registry.apply(*index, staged.logged_at, effect) {
-                tracing::error!(error = %e, index, "registry update failed; it will be rebuilt on restart");
+                fail_stop(&format!(
+                    "updating the registry for entry {index} failed: {e}"
+                ));
             }
         }
         if let Err(e) =
@@ -294,7 +340,7 @@ impl Writer {
                 .index
                 .record(&staged.new_keys, checkpoint.size(), Some(&checkpoint.text))
         {
-            tracing::error!(error = %e, "index update failed; it will be rebuilt on restart");
+            fail_stop(&format!("updating the index failed: {e}"));
         }
         let snapshot = Arc::new(Snapshot::new(checkpoint, staged.recent));
         self.log.publish(snapshot.clone());
@@ -319,5 +365,63 @@ fn bundle_file(index: u64, entries: &[Vec<u8>]) -> FileWrite {
     FileWrite {
         path: id.path(),
         data: encode_bundle(entries.iter().map(Vec::as_slice)),
+    }
+}
+
+/// The registry as of a position inside the batch being staged: the registry (as of the last
+/// checkpoint) overlaid with the records changed by the batch's earlier entries. Dropped with
+/// the batch; the durable registry is updated only once the batch is durable.
+struct BatchView<'a> {
+    base: &'a Registry,
+    parties: HashMap<String, Party>,
+    commitments: HashMap<u64, Commitment>,
+}
+
+impl<'a> BatchView<'a> {
+    fn new(base: &'a Registry) -> BatchView<'a> {
+        BatchView {
+            base,
+            parties: HashMap::new(),
+            commitments: HashMap::new(),
+        }
+    }
+}
+
+impl RegistryView for BatchView<'_> {
+    fn party(&self, name: &str) -> Result<Option<Party>, AdmitError> {
+        match self.parties.get(name) {
+            Some(p) => Ok(Some(p.clone())),
+            None => self.base.party(name),
+        }
+    }
+
+    fn owner_of_key(&self, key_ref: &str) -> Result<Option<String>, AdmitError> {
+        if let Some(p) = self
+            .parties
+            .values()
+            .find(|p| p.standing(key_ref).is_some())
+        {
+            return Ok(Some(p.name.clone()));
+        }
+        RegistryView::owner_of_key(self.base, key_ref)
+    }
+
+    fn commitment(&self, index: u64) -> Result<Option<Commitment>, AdmitError> {
+        match self.commitments.get(&index) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.base.commitment(index),
+        }
+    }
+}
+
+impl RegistryStore for BatchView<'_> {
+    fn put_party(&mut self, party: Party) -> Result<(), AdmitError> {
+        self.parties.insert(party.name.clone(), party);
+        Ok(())
+    }
+
+    fn put_commitment(&mut self, commitment: Commitment) -> Result<(), AdmitError> {
+        self.commitments.insert(commitment.index, commitment);
+        Ok(())
     }
 }

@@ -989,6 +989,7 @@ async fn registration_and_reveal_statements_submitted_by_anyone_are_refused_as_l
             keys: vec![key.public().clone(), evil.public().clone()],
             revoked_keys: vec![],
             contact: None,
+            previous: Some(0),
         },
     );
     let reveal = statement(

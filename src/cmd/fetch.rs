@@ -6,12 +6,11 @@ use anyhow::{bail, ensure, Context};
 use embargo::checkpoint::SignedCheckpoint;
 use embargo::client::Client;
 use embargo::digest::Manifest;
-use embargo::entry::Leaf;
 use embargo::model_stream::{read_body, Header};
 use embargo::note::PublicKey;
-use embargo::predicate::{Kind, Predicate, TypedStatement};
-use embargo::proof::TlogProof;
+use embargo::predicate::{Kind, Predicate};
 use embargo::tlog;
+use embargo::verify::signer_valid_at;
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -101,91 +100,7 @@ pub async fn check_consistency(
     Ok(())
 }
 
-/// Fetches entry `index`, checks its inclusion in `cp`, and returns the parsed leaf.
-pub(super) async fn included_entry(
-    client: &Client,
-    vkey: &PublicKey,
-    cp: &SignedCheckpoint,
-    index: u64,
-) -> anyhow::Result<Leaf> {
-    let leaf = client.entry(index).await?;
-    let proof = TlogProof::parse(&client.inclusion_proof(index, Some(cp.size())).await?)?;
-    ensure!(
-        proof.index == index,
-        "the log sent a proof for entry {} instead of {index}",
-        proof.index
-    );
-    let proof_cp = proof
-        .verify(vkey, &leaf)
-        .with_context(|| format!("entry {index} is not proven to be in the log"))?;
-    ensure!(
-        proof_cp.root() == cp.root() && proof_cp.size() == cp.size(),
-        "the proof for entry {index} is against a different checkpoint than the log's current one"
-    );
-    Leaf::parse(&leaf).with_context(|| format!("entry {index} is not an Embargo leaf"))
-}
-
-/// Checks that commitment `index` is signed by a key the log bound to `platform` in one of its
-/// own registration entries (verified like any entry: included in `cp`, signed by the log),
-/// so the platform cannot disown the commitment and the log cannot forge one. The party's
-/// JSON only says which registration entries to read: the one that revoked the signing key,
-/// or else the latest.
-async fn platform_signed(
-    client: &Client,
-    vkey: &PublicKey,
-    cp: &SignedCheckpoint,
-    commitment: &Leaf,
-    platform: &str,
-    index: u64,
-) -> anyhow::Result<()> {
-    let keyid = match commitment.envelope.signatures.as_slice() {
-        [one] => one.keyid.clone(),
-        _ => bail!("commitment {index} must carry exactly one signature, by {platform}"),
-    };
-    let party = client.party(platform).await?;
-    let registration = party
-        .revoked_keys
-        .iter()
-        .find(|r| r.key.key_ref() == keyid)
-        .map_or(party.updated_at, |r| r.revoked_at);
-    let leaf = included_entry(client, vkey, cp, registration).await?;
-    leaf.envelope
-        .verify(|id| (id == vkey.key_ref()).then_some(vkey))
-        .with_context(|| format!("registration entry {registration} is not signed by the log"))?;
-    let Predicate::Registration(r) = typed(&leaf, Kind::Registration, registration)?.predicate
-    else {
-        unreachable!("parsed as a registration")
-    };
-    ensure!(
-        r.name == platform,
-        "registration entry {registration} is for {}, not {platform}",
-        r.name
-    );
-    let key = r
-        .keys
-        .iter()
-        .chain(&r.revoked_keys)
-        .find(|k| k.key_ref() == keyid)
-        .with_context(|| {
-            format!("commitment {index} is signed by {keyid}, which the log's registration entry {registration} does not bind to {platform}")
-        })?;
-    commitment
-        .envelope
-        .verify(|id| (id == keyid).then_some(key))
-        .with_context(|| format!("commitment {index}'s signature by {keyid} does not verify"))?;
-    Ok(())
-}
-
-pub(super) fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStatement> {
-    let payload = leaf.envelope.payload_bytes()?;
-    let json: serde_json::Value = serde_json::from_slice(&payload)?;
-    ensure!(
-        json["predicateType"] == kind.predicate_type(),
-        "entry {index} is not a {} entry",
-        kind.predicate_type()
-    );
-    Ok(TypedStatement::parse(kind, &json)?)
-}
+pub(super) use embargo::verify::{included_entry, typed};
 
 /// Writes the files of a model stream under `dir` and returns what they hash to.
 pub(super) fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {
@@ -300,7 +215,9 @@ pub async fn fetch_verified(
         unreachable!("parsed as a commitment")
     };
 
-    platform_signed(
+    // Signed by a key the log's own registration entries bound to the platform and had not
+    // revoked at the commitment's index.
+    signer_valid_at(
         &client,
         &a.vkey,
         &cp,

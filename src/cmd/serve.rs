@@ -126,6 +126,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         let addr = listener.local_addr()?;
+        log.announce_listen_address(&format!("http://{addr}"))?;
         tracing::info!(
             origin = log.origin(),
             size = cp.size(),

@@ -239,7 +239,13 @@ impl From<AdmitError> for ApiError {
             }
             AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
             AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
-            AdmitError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AdmitError::AlreadyRevealed { .. } => (StatusCode::CONFLICT, "already_revealed"),
+            AdmitError::EscrowAlreadyInvalid { .. } => (StatusCode::CONFLICT, "not_openable"),
+            AdmitError::KeyInUse { .. } => (StatusCode::CONFLICT, "key_in_use"),
+            AdmitError::StaleRegistration { .. } => (StatusCode::CONFLICT, "registration_race"),
+            AdmitError::NotForTheLog { .. } | AdmitError::Storage(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -247,6 +253,9 @@ impl From<AdmitError> for ApiError {
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> ApiError {
+        if let SubmitError::Refused(refusal) = e {
+            return refusal.into();
+        }
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -160,6 +160,7 @@ pub(crate) async fn add(
             keys: p.keys,
             revoked_keys: Vec::new(),
             contact: p.contact,
+            previous: None,
         },
     )
     .await
@@ -229,6 +230,7 @@ pub(crate) async fn change_keys(
             keys,
             revoked_keys: change.revoke,
             contact: party.contact,
+            previous: Some(party.updated_at),
         },
     )
     .await

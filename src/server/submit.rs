@@ -7,7 +7,7 @@ use crate::entry::{encode_leaf, leaf_len, Statement, MAX_ENTRY_SIZE};
 use crate::log::dedup_key;
 use crate::note::PublicKey;
 use crate::predicate::{Kind, TypedStatement};
-use crate::registry::Effect;
+use crate::registry::{Effect, Signer};
 use crate::sequencer::Submission;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -92,21 +92,8 @@ fn admit_typed(
     kind: Kind,
 ) -> Result<Effect, ApiError> {
     if matches!(kind, Kind::Registration | Kind::Reveal) {
-        // The registry explains who writes these; no signature can make them acceptable.
-        let how = if kind == Kind::Registration {
-            "through the operator API, POST /v1/admin/parties"
-        } else {
-            "when the model's bytes are uploaded to POST /v1/commitments/<index>/reveal"
-        };
-        return Err(crate::registry::AdmitError::LogOnly {
-            kind: if kind == Kind::Registration {
-                "registration"
-            } else {
-                "reveal"
-            },
-            how,
-        }
-        .into());
+        // The rules explain who writes these; no signature can make them acceptable.
+        return Err(crate::rules::log_only(kind).into());
     }
     if envelope.signatures.len() != 1 {
         return Err(bad_request(
@@ -125,11 +112,15 @@ fn admit_typed(
         serde_json::from_slice(payload).map_err(|e| bad_request("bad_statement", e.to_string()))?;
     let typed = TypedStatement::parse(kind, &json)
         .map_err(|e| bad_request("bad_statement", e.to_string()))?;
-    s.log.registry.admit(&typed, &keyid, chrono::Utc::now())?;
-    Ok(Effect {
+    let effect = Effect {
         statement: typed,
-        signer: keyid,
-    })
+        signer: Signer::Key(keyid),
+    };
+    // An early answer against the registry as of now; the sequencer decides again, in log
+    // order, and its decision is the one that holds.
+    let registry = &s.log.registry;
+    crate::rules::admit(registry, &registry.policy, &effect, chrono::Utc::now())?;
+    Ok(effect)
 }
 
 pub(crate) async fn submit(
@@ -203,7 +194,7 @@ pub(crate) async fn log_statement(
     let envelope = Envelope::sign(&payload, s.log.key());
     let effect = Effect {
         statement: typed,
-        signer: s.log.key().public().key_ref(),
+        signer: Signer::Log,
     };
     append(s, envelope.to_canonical_json(), Some(effect)).await
 }
