@@ -531,3 +531,259 @@ fn human(d: Duration) -> String {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predicate::{ModelInfo, RevealedBy};
+    use std::collections::HashMap;
+
+    /// A registry in memory: the same store the sequencer's batch view is.
+    #[derive(Default)]
+    struct Memory {
+        parties: HashMap<String, Party>,
+        commitments: HashMap<u64, Commitment>,
+    }
+
+    impl RegistryView for Memory {
+        fn party(&self, name: &str) -> Result<Option<Party>, AdmitError> {
+            Ok(self.parties.get(name).cloned())
+        }
+        fn owner_of_key(&self, key_ref: &str) -> Result<Option<String>, AdmitError> {
+            Ok(self
+                .parties
+                .values()
+                .find(|p| p.standing(key_ref).is_some())
+                .map(|p| p.name.clone()))
+        }
+        fn commitment(&self, index: u64) -> Result<Option<Commitment>, AdmitError> {
+            Ok(self.commitments.get(&index).cloned())
+        }
+    }
+
+    impl RegistryStore for Memory {
+        fn put_party(&mut self, party: Party) -> Result<(), AdmitError> {
+            self.parties.insert(party.name.clone(), party);
+            Ok(())
+        }
+        fn put_commitment(&mut self, c: Commitment) -> Result<(), AdmitError> {
+            self.commitments.insert(c.index, c);
+            Ok(())
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            min_embargo: Duration::seconds(1),
+            ..Policy::default()
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn effect(signer: Signer, subject_digest: &str, predicate: Predicate) -> Effect {
+        Effect {
+            statement: TypedStatement {
+                subject_name: "ranker".into(),
+                subject_digest: subject_digest.into(),
+                predicate,
+            },
+            signer,
+        }
+    }
+
+    fn registration(keys: &[&PublicKey], revoked: &[&PublicKey], previous: Option<u64>) -> Effect {
+        let r = Registration {
+            name: "social.example".into(),
+            display_name: "Social".into(),
+            role: Role::Platform,
+            keys: keys.iter().map(|k| (*k).clone()).collect(),
+            revoked_keys: revoked.iter().map(|k| (*k).clone()).collect(),
+            contact: None,
+            previous,
+        };
+        effect(Signer::Log, "", Predicate::Registration(r))
+    }
+
+    fn commitment(key: &PublicKey, supersedes: Option<u64>) -> Effect {
+        let c = ModelCommitment {
+            platform: "social.example".into(),
+            model: ModelInfo {
+                name: "ranker".into(),
+                version: "1".into(),
+                format: "onnx".into(),
+                total_size: 10,
+                file_count: 1,
+            },
+            reveal_at: now() + Duration::hours(1),
+            purpose: None,
+            supersedes,
+            escrow: None,
+        };
+        effect(
+            Signer::Key(key.key_ref()),
+            &"ab".repeat(32),
+            Predicate::ModelCommitment(c),
+        )
+    }
+
+    fn reveal(commitment: u64, by: RevealedBy, matches: bool) -> Effect {
+        let r = Reveal {
+            commitment,
+            revealed_by: by,
+            revealer: None,
+            on_time: true,
+            location: format!("v1/commitments/{commitment}/model"),
+            total_size: 10,
+            matches_commitment: Some(matches),
+            escrow: None,
+        };
+        effect(Signer::Log, &"ab".repeat(32), Predicate::Reveal(r))
+    }
+
+    /// Admits and applies `effects` one after the other from index `first`, as the sequencer
+    /// does within a batch; returns each entry's outcome.
+    fn sequence(m: &mut Memory, first: u64, effects: &[Effect]) -> Vec<Result<u64, AdmitError>> {
+        let mut next = first;
+        effects
+            .iter()
+            .map(|e| {
+                admit(m, &policy(), e, now())?;
+                apply(m, &policy(), next, now(), e)?;
+                next += 1;
+                Ok(next - 1)
+            })
+            .collect()
+    }
+
+    fn key() -> PublicKey {
+        crate::note::KeyPair::generate("social.example")
+            .unwrap()
+            .public()
+            .clone()
+    }
+
+    #[test]
+    fn a_key_revoked_earlier_in_the_batch_signs_nothing_after_it() {
+        let (k, k2) = (key(), key());
+        let mut m = Memory::default();
+        let out = sequence(
+            &mut m,
+            0,
+            &[
+                registration(&[&k], &[], None),
+                commitment(&k, None),
+                registration(&[&k2], &[&k], Some(0)),
+                commitment(&k, None),
+                commitment(&k2, None),
+            ],
+        );
+        assert_eq!(out[1], Ok(1));
+        assert_eq!(out[2], Ok(2));
+        assert!(
+            matches!(&out[3], Err(AdmitError::RevokedKey { revoked_at: 2, .. })),
+            "{out:?}"
+        );
+        assert_eq!(out[4], Ok(3));
+    }
+
+    #[test]
+    fn a_commitment_is_superseded_once_even_within_one_batch() {
+        let k = key();
+        let mut m = Memory::default();
+        let out = sequence(
+            &mut m,
+            0,
+            &[
+                registration(&[&k], &[], None),
+                commitment(&k, None),
+                commitment(&k, Some(1)),
+                commitment(&k, Some(1)),
+            ],
+        );
+        assert_eq!(out[2], Ok(2));
+        assert_eq!(out[3], Err(AdmitError::AlreadySuperseded(1, 2)));
+    }
+
+    #[test]
+    fn a_model_is_revealed_once_whoever_reveals_it() {
+        let k = key();
+        let mut m = Memory::default();
+        let out = sequence(
+            &mut m,
+            0,
+            &[
+                registration(&[&k], &[], None),
+                commitment(&k, None),
+                reveal(1, RevealedBy::Escrow, true),
+                reveal(1, RevealedBy::Anyone, true),
+                reveal(1, RevealedBy::Escrow, false),
+            ],
+        );
+        assert_eq!(out[2], Ok(2));
+        let again = AdmitError::AlreadyRevealed { commitment: 1, at: 2 };
+        assert_eq!(out[3], Err(again.clone()));
+        assert_eq!(out[4], Err(again));
+    }
+
+    #[test]
+    fn an_invalid_escrow_is_logged_once_and_the_platform_may_still_reveal() {
+        let k = key();
+        let mut m = Memory::default();
+        let out = sequence(
+            &mut m,
+            0,
+            &[
+                registration(&[&k], &[], None),
+                commitment(&k, None),
+                reveal(1, RevealedBy::Escrow, false),
+                reveal(1, RevealedBy::Escrow, false),
+                reveal(1, RevealedBy::Platform, true),
+            ],
+        );
+        assert_eq!(out[2], Ok(2));
+        assert_eq!(
+            out[3],
+            Err(AdmitError::EscrowAlreadyInvalid { commitment: 1, at: 2 })
+        );
+        assert_eq!(out[4], Ok(3));
+        assert_eq!(m.commitments[&1].status(now()), Status::Revealed);
+    }
+
+    #[test]
+    fn a_registration_must_replace_the_partys_latest() {
+        let (k, k2) = (key(), key());
+        let mut m = Memory::default();
+        let out = sequence(
+            &mut m,
+            0,
+            &[
+                registration(&[&k], &[], None),
+                registration(&[&k, &k2], &[], Some(0)),
+                registration(&[&k2], &[&k], Some(0)),
+                registration(&[&k], &[], None),
+            ],
+        );
+        assert_eq!(out[1], Ok(1));
+        assert!(
+            matches!(&out[2], Err(AdmitError::StaleRegistration { latest: Some(1), .. })),
+            "{out:?}"
+        );
+        assert!(matches!(&out[3], Err(AdmitError::StaleRegistration { .. })));
+    }
+
+    #[test]
+    fn parties_cannot_write_the_logs_own_kinds() {
+        let k = key();
+        let mut m = Memory::default();
+        sequence(&mut m, 0, &[registration(&[&k], &[], None)]);
+        let mut forged = registration(&[&k], &[], Some(0));
+        forged.signer = Signer::Key(k.key_ref());
+        assert!(matches!(
+            admit(&m, &policy(), &forged, now()),
+            Err(AdmitError::LogOnly { kind: "registration", .. })
+        ));
+    }
+}

@@ -66,6 +66,11 @@ impl Server {
             .unwrap_or_else(|log| panic!("the server did not start again:\n{log}"))
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server has written to stderr (over all its starts).
     pub fn log(&self) -> String {
         std::fs::read_to_string(log_path(&self.data)).unwrap_or_default()
