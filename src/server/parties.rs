@@ -1,7 +1,7 @@
 //! The operator's API (`/v1/admin/...`, bearer token) and the public party listing.
 //! Every change is a registration entry signed by the log, so who may write is public.
 
-use super::submit::{append_as_log, bad_request};
+use super::submit::{answer_duplicate, append_as_log, bad_request, respond};
 use super::{ApiError, AppState};
 use crate::note::PublicKey;
 use crate::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
@@ -220,6 +220,10 @@ pub(crate) async fn change_keys(
         if !keys.contains(&k) {
             keys.push(k);
         }
+    }
+    if change.revoke.is_empty() && keys == party.keys {
+        // Nothing changes: the party's latest registration already says this.
+        return Ok(respond(answer_duplicate(&s, party.updated_at)?));
     }
     register(
         &s,

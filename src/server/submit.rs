@@ -159,7 +159,7 @@ pub(crate) async fn submit(
 }
 
 /// 201 for a new entry, 200 for a duplicate, with the entry and its proof.
-fn respond(answer: SubmitResponse) -> Response {
+pub(crate) fn respond(answer: SubmitResponse) -> Response {
     let status = if answer.duplicate {
         StatusCode::OK
     } else {
@@ -243,7 +243,7 @@ async fn sequence(
 }
 
 /// Answers a duplicate with the original entry, read back from the log.
-fn answer_duplicate(s: &AppState, index: u64) -> Result<SubmitResponse, ApiError> {
+pub(crate) fn answer_duplicate(s: &AppState, index: u64) -> Result<SubmitResponse, ApiError> {
     let proof = s.log.inclusion_proof(index, None)?;
     let entry = s.log.entry(index)?;
     Ok(SubmitResponse {
