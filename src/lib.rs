@@ -31,3 +31,4 @@ pub mod sequencer;
 pub mod server;
 pub mod store;
 pub mod tlog;
+pub mod witness;

@@ -1,0 +1,87 @@
+//! The witness: Embargo's implementation of c2sp.org/tlog-witness and tlog-cosignature.
+//!
+//! [`cosignature`] (pure: keys, signed message, cosigning and checking cosignatures),
+//! [`protocol`] (pure: the `add-checkpoint` request and its decision), [`state`] (durable
+//! latest checkpoint per log, one writer per data directory) and [`server`] (HTTP only).
+//! [`Witness`] here ties them together: the one place a request becomes a cosignature. It
+//! reads the clock and nothing else; it never speaks HTTP.
+
+pub mod cosignature;
+pub mod protocol;
+pub mod server;
+pub mod state;
+
+use cosignature::{CosignatureError, Cosigner, WitnessKey};
+use protocol::{Refusal, TrustedLogs};
+use state::{Record, StateError, WitnessState};
+use std::path::Path;
+
+/// Why an `add-checkpoint` request got no cosignature.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot cosign: {0}")]
+    Cosign(#[from] CosignatureError),
+    #[error("the system clock is before 1970: fix the clock before cosigning")]
+    Clock,
+}
+
+/// A running witness: its key, the logs it witnesses and its state.
+pub struct Witness {
+    cosigner: Cosigner,
+    logs: TrustedLogs,
+    state: WitnessState,
+}
+
+impl Witness {
+    /// Opens (and locks) the state in `data` for a witness with `cosigner` over `logs`.
+    pub fn open(cosigner: Cosigner, logs: TrustedLogs, data: &Path) -> Result<Self, StateError> {
+        Ok(Witness {
+            cosigner,
+            logs,
+            state: WitnessState::open(data)?,
+        })
+    }
+
+    pub fn public(&self) -> &WitnessKey {
+        self.cosigner.public()
+    }
+
+    pub fn logs(&self) -> &TrustedLogs {
+        &self.logs
+    }
+
+    /// Handles one `add-checkpoint` body: parse, decide against the latest cosigned
+    /// checkpoint under the origin's lock, cosign at the current time, persist, and return the
+    /// cosignature line (only once the new state is durable).
+    pub fn add_checkpoint(&self, body: &[u8]) -> Result<String, WitnessError> {
+        let req = protocol::parse_request(body)?;
+        self.state.advance(req.origin(), |latest| {
+            let accepted = protocol::decide(&req, &self.logs, latest.map(|r| &r.checkpoint))?;
+            let line = self.cosigner.cosign(&accepted.text, now()?)?;
+            let note = format!("{}\n{}{line}", accepted.text, accepted.log_signatures);
+            let record = Record {
+                checkpoint: accepted.checkpoint,
+                note,
+            };
+            Ok((record, line))
+        })
+    }
+
+    /// The latest cosigned checkpoint (with the log's and this witness's signatures) of the
+    /// log whose origin hashes to `origin_hash`, for the monitoring endpoint.
+    pub fn latest_by_hash(&self, origin_hash: &str) -> Option<String> {
+        self.state.latest_by_hash(origin_hash).map(|r| r.note)
+    }
+}
+
+/// POSIX seconds now; never zero.
+fn now() -> Result<u64, WitnessError> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().max(1))
+        .map_err(|_| WitnessError::Clock)
+}
