@@ -168,7 +168,7 @@ mod tests {
         )
         .unwrap();
         let more = more.sign(&log).unwrap().text;
-        let (status, ct, body) = post(&url, format!("old 5\n\n{more}").into_bytes()).await;
+        let (status, ct, body) = post(&url, format!("old 1\n\n{more}").into_bytes()).await;
         assert_eq!(
             (status, ct.as_str(), body.as_str()),
             (409, SIZE_CONTENT_TYPE, "0\n")
