@@ -130,9 +130,26 @@ impl WitnessState {
         let slot = self.slot(origin);
         let mut current = slot.lock().unwrap_or_else(|e| e.into_inner());
         let (record, value) = decide(current.as_ref())?;
-        self.persist(origin, &record)?;
+        if let Err(e) = self.persist(origin, &record) {
+            // The write may have got as far as the rename: make memory agree with the disk,
+            // so the next request is checked against what a restart would find.
+            if let Ok(Some(on_disk)) = self.reload(origin) {
+                *current = Some(on_disk);
+            }
+            return Err(e.into());
+        }
         *current = Some(record);
         Ok(value)
+    }
+
+    /// The record for `origin` as it is on disk now.
+    fn reload(&self, origin: &str) -> Result<Option<Record>, StateError> {
+        let hash = origin_hash(origin);
+        let path = self.dir.join(CHECKPOINTS).join(&hash);
+        if !path.exists() {
+            return Ok(None);
+        }
+        load_record(&path, hash).map(|(_, r)| Some(r))
     }
 
     /// Write-temp, fsync, rename, fsync the directory.
