@@ -457,3 +457,55 @@ fn witness_keys_are_cosignature_v1_keys() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0x01"));
 }
+
+/// The witness cosigns a real `embargo serve` log as it grows: its `/checkpoint` and
+/// `/v1/proof/consistency` answers, as a log operator's submitter would send them.
+#[test]
+fn cosigns_a_real_embargo_log_as_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log_vkey = keygen(d, "log.example/real", "log.key");
+    let witness_vkey: WitnessKey = ok(
+        d,
+        &[
+            "witness",
+            "keygen",
+            "--name",
+            "witness.example/w2",
+            "--out",
+            "w.key",
+        ],
+    )
+    .parse()
+    .unwrap();
+    let log = common::Server::start(&d.join("log-data"), &d.join("log.key"), &[]);
+    let w = WitnessProcess::start(&d.join("w.key"), &d.join("witness-data"), &[&log_vkey]);
+    let mut cosigned_size = 0;
+    for round in 0..3 {
+        let vkey = keygen(
+            d,
+            &format!("platform{round}.example"),
+            &format!("p{round}.key"),
+        );
+        common::add_party(d, &log.url, "platform", &format!("platform{round}"), &vkey);
+        let (status, note) = common::http_get(&format!("{}/checkpoint", log.url));
+        assert_eq!(status, 200);
+        let note = String::from_utf8(note).unwrap();
+        let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+        let proof = if cosigned_size == 0 {
+            String::new()
+        } else {
+            let url = format!(
+                "{}/v1/proof/consistency?old={cosigned_size}&new={size}",
+                log.url
+            );
+            let (status, proof) = common::http_get(&url);
+            assert_eq!(status, 200);
+            String::from_utf8(proof).unwrap()
+        };
+        let body = format!("old {cosigned_size}\n{proof}\n{note}");
+        assert_cosigned(&w.post(body.as_bytes()), &note, &witness_vkey);
+        cosigned_size = size;
+    }
+    assert!(cosigned_size >= 3);
+}
