@@ -231,6 +231,16 @@ fn assert_refused(a: &Answer, status: u16, says: &str) {
     assert!(a.body.contains(says), "{status} should say {says:?}: {a:?}");
 }
 
+/// The evidence directories the witness wrote, oldest first.
+fn evidence_dirs(data: &Path) -> Vec<PathBuf> {
+    let root = data.join("evidence").join(origin_hash(ORIGIN));
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
 struct Setup {
     _dir: tempfile::TempDir,
     data: PathBuf,
@@ -319,6 +329,12 @@ fn add_checkpoint_answers_each_case_as_the_spec_says_and_survives_kill_9() {
     let forked_note = forked.sign(&s.tree.key).unwrap().text;
     let fork = body(300, &[], &forked_note);
     assert_refused(&w.post(&fork), 422, "another root hash");
+    let evidence = evidence_dirs(&s.data);
+    assert_eq!(evidence.len(), 2, "the bad proof and the fork are kept");
+    let kept = |name: &str| std::fs::read_to_string(evidence[1].join(name)).unwrap();
+    assert_eq!(kept("submitted.note"), forked_note);
+    assert_eq!(kept("cosigned.note"), cosigned300);
+    assert!(kept("reason.txt").contains("another root hash"));
 
     // 403: signed by another key of the same name.
     let impostor = KeyPair::generate(ORIGIN).unwrap();

@@ -4,7 +4,7 @@
 //! [`protocol`] (pure: the `add-checkpoint` request and its decision), [`state`] (durable
 //! latest checkpoint per log, one writer per data directory) and [`server`] (HTTP only).
 //! [`Witness`] here ties them together: the one place a request becomes a cosignature. It
-//! reads the clock and nothing else; it never speaks HTTP.
+//! reads the clock and writes only through [`state`]; it never speaks HTTP.
 
 pub mod cosignature;
 pub mod protocol;
@@ -12,7 +12,7 @@ pub mod server;
 pub mod state;
 
 use cosignature::{CosignatureError, Cosigner, WitnessKey};
-use protocol::{Refusal, TrustedLogs};
+use protocol::{AddCheckpoint, Refusal, TrustedLogs};
 use state::{Record, StateError, WitnessState};
 use std::path::Path;
 
@@ -60,7 +60,11 @@ impl Witness {
     pub fn add_checkpoint(&self, body: &[u8]) -> Result<String, WitnessError> {
         let req = protocol::parse_request(body)?;
         self.state.advance(req.origin(), |latest| {
-            let accepted = protocol::decide(&req, &self.logs, latest.map(|r| &r.checkpoint))?;
+            let decided = protocol::decide(&req, &self.logs, latest.map(|r| &r.checkpoint));
+            if let (Err(refusal @ Refusal::Inconsistent(_)), Some(cosigned)) = (&decided, latest) {
+                self.keep_evidence(&req, cosigned, body, refusal);
+            }
+            let accepted = decided?;
             let line = self.cosigner.cosign(&accepted.text, now()?)?;
             let note = format!("{}\n{}{line}", accepted.text, accepted.log_signatures);
             let record = Record {
@@ -69,6 +73,29 @@ impl Witness {
             };
             Ok((record, line))
         })
+    }
+
+    /// Saves a validly signed checkpoint refused as inconsistent with `cosigned` (best
+    /// effort: the refusal stands whether or not the evidence could be written).
+    fn keep_evidence(&self, req: &AddCheckpoint, cosigned: &Record, body: &[u8], why: &Refusal) {
+        let reason = format!("{why}\n");
+        let files: [(&str, &[u8]); 4] = [
+            ("cosigned.note", cosigned.note.as_bytes()),
+            ("submitted.note", req.note.as_bytes()),
+            ("request.txt", body),
+            ("reason.txt", reason.as_bytes()),
+        ];
+        match self.state.save_evidence(req.origin(), &files) {
+            Ok(dir) => eprintln!(
+                "embargo witness: refused a checkpoint of {} signed by the log: {why}; evidence in {}",
+                req.origin(),
+                dir.display()
+            ),
+            Err(e) => eprintln!(
+                "embargo witness: refused a checkpoint of {} signed by the log ({why}), and could not keep it: {e}",
+                req.origin()
+            ),
+        }
     }
 
     /// The latest cosigned checkpoint (with the log's and this witness's signatures) of the

@@ -7,6 +7,9 @@
 //! - `checkpoints/<hex SHA-256 of the origin>`: the latest cosigned checkpoint as a signed
 //!   note (the log's verified signatures and this witness's cosignature), the same name the
 //!   monitoring endpoint `GET /<origin hash>/checkpoint` uses.
+//! - `evidence/<origin hash>/<time>/`: a validly signed checkpoint this witness refused as
+//!   inconsistent with the one it cosigned (`cosigned.note`, `submitted.note`, `request.txt`,
+//!   `reason.txt`), kept as possible proof that the log misbehaved.
 //!
 //! Durability contract: [`WitnessState::advance`] writes the new record to a temporary file,
 //! fsyncs it, renames it into place and fsyncs the directory before it returns, and the
@@ -28,6 +31,7 @@ use std::sync::{Arc, Mutex};
 
 const LOCK_FILE: &str = "witness.lock";
 const CHECKPOINTS: &str = "checkpoints";
+const EVIDENCE: &str = "evidence";
 
 /// Why the state could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +144,34 @@ impl WitnessState {
         }
         *current = Some(record);
         Ok(value)
+    }
+
+    /// Keeps a refused, validly signed checkpoint beside the one this witness cosigned; the
+    /// directory it wrote.
+    pub fn save_evidence(
+        &self,
+        origin: &str,
+        files: &[(&str, &[u8])],
+    ) -> Result<PathBuf, StateError> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let dir = self
+            .dir
+            .join(EVIDENCE)
+            .join(origin_hash(origin))
+            .join(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
+        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        for (name, data) in files {
+            let path = dir.join(name);
+            fs::write(&path, data)
+                .and_then(|()| File::open(&path)?.sync_all())
+                .map_err(io_err("write", &path))?;
+        }
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("fsync the directory", &dir))?;
+        Ok(dir)
     }
 
     /// The record for `origin` as it is on disk now.
