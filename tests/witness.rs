@@ -525,3 +525,56 @@ fn cosigns_a_real_embargo_log_as_it_grows() {
     }
     assert!(cosigned_size >= 3);
 }
+
+/// Conformance with the shared vectors (`../shared/test-vectors/signed-note.json`): the C2SP
+/// cosigned checkpoint example parses, its witness line carries the published key ID and
+/// timestamp and the log's line carries none; a witness it does not name is reported missing;
+/// ordinary (0x01) and bad vkeys are not witness keys.
+#[test]
+fn conformance_with_the_shared_cosigned_checkpoint_example() {
+    use embargo::witness::cosignature::{split_note, timestamp_of};
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/test-vectors/signed-note.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the shared test vectors are missing ({}): {e}",
+            path.display()
+        )
+    });
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ex = &v["cosigned_checkpoint_example"];
+    let note = ex["note"].as_str().unwrap();
+    let (body, sigs) = split_note(note).unwrap();
+    let cp = Checkpoint::parse_body(&body).unwrap();
+    assert_eq!(
+        (cp.origin.as_str(), cp.size),
+        ("example.com/behind-the-sofa", 20852163)
+    );
+    let witness = sigs
+        .iter()
+        .find(|s| s.name() == "witness.example.com/w1")
+        .unwrap();
+    let want_id = u32::from_str_radix(ex["witness_key_id"].as_str().unwrap(), 16).unwrap();
+    assert_eq!(witness.id(), want_id);
+    assert_eq!(timestamp_of(witness), ex["witness_timestamp"].as_u64());
+    let log_line = sigs.iter().find(|s| s.name() == cp.origin).unwrap();
+    assert_eq!(timestamp_of(log_line), None);
+
+    let unrelated = embargo::witness::cosignature::Cosigner::new(
+        &KeyPair::generate("witness.example.com/w1").unwrap(),
+    );
+    let report = verify_cosignatures(note, &[unrelated.public().clone()]).unwrap();
+    assert_eq!(report.missing, vec![unrelated.public().key_ref()]);
+    assert!(report
+        .require(1)
+        .unwrap_err()
+        .to_string()
+        .contains("witness.example.com/w1+"));
+
+    for n in v["ed25519_notes"].as_array().unwrap() {
+        assert!(n["vkey"].as_str().unwrap().parse::<WitnessKey>().is_err());
+    }
+    for bad in v["bad_vkeys"].as_array().unwrap() {
+        assert!(bad.as_str().unwrap().parse::<WitnessKey>().is_err());
+    }
+}
