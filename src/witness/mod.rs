@@ -65,7 +65,8 @@ impl Witness {
                 self.keep_evidence(&req, cosigned, body, refusal);
             }
             let accepted = decided?;
-            let line = self.cosigner.cosign(&accepted.text, now()?)?;
+            let timestamp = now()?.max(self.last_timestamp(latest));
+            let line = self.cosigner.cosign(&accepted.text, timestamp)?;
             let note = format!("{}\n{}{line}", accepted.text, accepted.log_signatures);
             let record = Record {
                 checkpoint: accepted.checkpoint,
@@ -73,6 +74,21 @@ impl Witness {
             };
             Ok((record, line))
         })
+    }
+
+    /// The timestamp of this witness's cosignature on `record` (0 if none): a new cosignature
+    /// never goes back in time, even if the clock does, so "the largest tree as of t" never
+    /// contradicts an earlier statement.
+    fn last_timestamp(&self, record: Option<&Record>) -> u64 {
+        let me = self.cosigner.public();
+        record
+            .and_then(|r| cosignature::split_note(&r.note).ok())
+            .and_then(|(_, sigs)| {
+                sigs.iter()
+                    .filter(|s| s.name() == me.name() && s.id() == me.id())
+                    .find_map(cosignature::timestamp_of)
+            })
+            .unwrap_or(0)
     }
 
     /// Saves a validly signed checkpoint refused as inconsistent with `cosigned` (best
@@ -111,4 +127,46 @@ fn now() -> Result<u64, WitnessError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs().max(1))
         .map_err(|_| WitnessError::Clock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::note::KeyPair;
+    use crate::tlog::EMPTY_HASH;
+
+    #[test]
+    fn cosignature_timestamps_never_go_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = KeyPair::generate("example.com/log").unwrap();
+        let cosigner = Cosigner::new(&KeyPair::generate("w.example/w").unwrap());
+        let logs = TrustedLogs::new([log.public().clone()]);
+        let w = Witness::open(cosigner.clone(), logs, dir.path()).unwrap();
+        let cp = Checkpoint {
+            origin: "example.com/log".into(),
+            size: 0,
+            root: EMPTY_HASH,
+        };
+        let note = cp.sign(&log).unwrap().text;
+        // A record cosigned far in the future, as if the clock had been set back since.
+        let future = u64::MAX >> 2;
+        let line = cosigner.cosign(&cp.body(), future).unwrap();
+        let record = Record {
+            checkpoint: cp.clone(),
+            note: format!("{}\n{line}", cp.body()),
+        };
+        w.state
+            .advance::<_, WitnessError>("example.com/log", |_| Ok((record, ())))
+            .unwrap();
+        let line = w
+            .add_checkpoint(format!("old 0\n\n{note}").as_bytes())
+            .unwrap();
+        let report = cosignature::verify_cosignatures(
+            &format!("{note}{line}"),
+            &[cosigner.public().clone()],
+        )
+        .unwrap();
+        assert_eq!(report.valid[0].timestamp, future);
+    }
 }
