@@ -59,6 +59,10 @@ impl Witness {
     /// cosignature line (only once the new state is durable).
     pub fn add_checkpoint(&self, body: &[u8]) -> Result<String, WitnessError> {
         let req = protocol::parse_request(body)?;
+        // Refused before the state is touched, so unknown origins never take a slot there.
+        if self.logs.keys(req.origin()).is_none() {
+            return Err(Refusal::UnknownOrigin(req.origin().to_owned()).into());
+        }
         self.state.advance(req.origin(), |latest| {
             let decided = protocol::decide(&req, &self.logs, latest.map(|r| &r.checkpoint));
             if let (Err(refusal @ Refusal::Inconsistent(_)), Some(cosigned)) = (&decided, latest) {

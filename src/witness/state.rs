@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex};
 const LOCK_FILE: &str = "witness.lock";
 const CHECKPOINTS: &str = "checkpoints";
 const EVIDENCE: &str = "evidence";
+/// Refused checkpoints kept per log: only the log's key can make them, but a log with a buggy
+/// submitter could send one per checkpoint for ever.
+const MAX_EVIDENCE_PER_LOG: usize = 1000;
 
 /// Why the state could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,8 @@ pub enum StateError {
         path: String,
         source: io::Error,
     },
+    #[error("{dir} already holds the most refused checkpoints kept per log; examine them and move them away to keep new ones")]
+    EvidenceFull { dir: String },
     #[error("the stored checkpoint {path} is corrupt ({why}); restore it from a backup, or move it away to forget that log (the witness then accepts any checkpoint for it)")]
     Corrupt { path: String, why: String },
 }
@@ -156,11 +161,14 @@ impl WitnessState {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let dir = self
-            .dir
-            .join(EVIDENCE)
-            .join(origin_hash(origin))
-            .join(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
+        let parent = self.dir.join(EVIDENCE).join(origin_hash(origin));
+        let kept = fs::read_dir(&parent).map_or(0, |d| d.count());
+        if kept >= MAX_EVIDENCE_PER_LOG {
+            return Err(StateError::EvidenceFull {
+                dir: parent.display().to_string(),
+            });
+        }
+        let dir = parent.join(format!("{}.{:09}", since.as_secs(), since.subsec_nanos()));
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         for (name, data) in files {
             let path = dir.join(name);
