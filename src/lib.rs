@@ -35,3 +35,4 @@ pub mod server;
 pub mod store;
 pub mod tlog;
 pub mod verify;
+pub mod witness;

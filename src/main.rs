@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: cmd::party::Command,
     },
+    /// Run a witness (C2SP tlog-witness): cosign checkpoints of the logs it is configured for.
+    Witness {
+        #[command(subcommand)]
+        command: cmd::witness::Command,
+    },
 }
 
 fn main() -> ExitCode {
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
         Command::Auditor { command } => cmd::runtime().and_then(|rt| {
             rt.block_on(cmd::party::run(embargo::predicate::Role::Auditor, command))
         }),
+        Command::Witness { command } => cmd::witness::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@ pub mod serve;
 pub mod status;
 pub mod submit;
 pub mod verify;
+pub mod witness;
 
 use anyhow::{bail, Context};
 use embargo::checkpoint::SignedCheckpoint;
