@@ -30,11 +30,11 @@
 //! - `BENCH_SKIP_HTTP=1`: only the large-log part
 //! - `EMBARGO_BIN`: the server binary to run (default: cargo's release build)
 
-use embargo::dsse::Envelope;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::KeyPair;
+use embargo::core::tlog::{encode_index, TILE_WIDTH};
 use embargo::log::{dedup_key, Log};
-use embargo::note::KeyPair;
 use embargo::sequencer::{Sequencer, Submission};
-use embargo::tlog::{encode_index, TILE_WIDTH};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};

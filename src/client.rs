@@ -1,12 +1,12 @@
 //! A small HTTP client for the log's API, used by the CLI and the tests. It checks nothing
-//! cryptographic itself: callers verify what it fetches with [`crate::proof`] and
-//! [`crate::tlog`].
+//! cryptographic itself: callers verify what it fetches with [`crate::core::proof`] and
+//! [`crate::core::tlog`].
 
-use crate::dsse::Envelope;
+use crate::core::dsse::Envelope;
+use crate::core::tlog::Hash;
 use crate::server::{
     CommitmentList, CommitmentView, ErrorBody, KeyChange, LogInfo, NewParty, SubmitResponse,
 };
-use crate::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
 
@@ -247,7 +247,7 @@ impl Client {
             .timeout(Duration::from_secs(24 * 3600))
             .header(
                 reqwest::header::CONTENT_TYPE,
-                crate::model_stream::CONTENT_TYPE,
+                crate::model::model_stream::CONTENT_TYPE,
             )
             .body(body);
         if let Some(sig) = signature {
@@ -272,7 +272,7 @@ impl Client {
 /// thread writes the model stream into a small bounded channel.
 pub fn model_upload_body(
     model: std::path::PathBuf,
-    manifest: crate::digest::Manifest,
+    manifest: crate::model::digest::Manifest,
 ) -> reqwest::Body {
     use std::io::Write;
     struct ChannelWriter {
@@ -303,8 +303,8 @@ pub fn model_upload_body(
             tx: tx.clone(),
             buf: Vec::with_capacity(1 << 20),
         };
-        let result =
-            crate::model_stream::write_stream(&model, &manifest, &mut w).and_then(|()| w.flush());
+        let result = crate::model::model_stream::write_stream(&model, &manifest, &mut w)
+            .and_then(|()| w.flush());
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(e));
         }

@@ -6,11 +6,11 @@
 //! if it falls behind (see [`crate::log`]). [`Registry::admit`] decides before an entry is
 //! sequenced; [`Registry::apply`] records an entry once it is durable. Nothing here does HTTP.
 
-use crate::escrow::Chain;
-use crate::note::PublicKey;
-use crate::predicate::{
+use crate::core::note::PublicKey;
+use crate::core::predicate::{
     Escrow, ModelCommitment, ModelInfo, Predicate, RevealedBy, Role, TypedStatement,
 };
+use crate::escrow::Chain;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ impl Policy {
     pub fn beacon(&self, chain_hash: &str) -> Option<&Chain> {
         self.beacons
             .iter()
-            .find(|c| crate::predicate::hex(&c.chain_hash) == chain_hash)
+            .find(|c| crate::core::predicate::hex(&c.chain_hash) == chain_hash)
     }
 }
 
@@ -577,7 +577,13 @@ impl Registry {
                     .policy
                     .beacons
                     .iter()
-                    .map(|b| format!("{} {}", b.beacon_id, crate::predicate::hex(&b.chain_hash)))
+                    .map(|b| {
+                        format!(
+                            "{} {}",
+                            b.beacon_id,
+                            crate::core::predicate::hex(&b.chain_hash)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
@@ -596,7 +602,7 @@ impl Registry {
             .file_count
             .saturating_mul(4200)
             .saturating_add(64)
-            .min(crate::model_stream::MAX_HEADER_BYTES as u64);
+            .min(crate::model::model_stream::MAX_HEADER_BYTES as u64);
         let max = crate::escrow::max_ciphertext_size(c.model.total_size, stream_header);
         if e.ciphertext_size > max {
             return Err(AdmitError::EscrowSize {
@@ -794,7 +800,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predicate::{ModelCommitment, Reveal};
+    use crate::core::predicate::{ModelCommitment, Reveal};
 
     fn effect(predicate: Predicate) -> Effect {
         Effect {

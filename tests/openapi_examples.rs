@@ -33,8 +33,8 @@ use std::time::Duration;
 /// Everything the signed examples are made of: fixed keys, statements, the example model.
 mod fixtures {
     use base64::prelude::{Engine, BASE64_STANDARD};
-    use embargo::dsse::Envelope;
-    use embargo::note::{KeyPair, PublicKey};
+    use embargo::core::dsse::Envelope;
+    use embargo::core::note::{KeyPair, PublicKey};
 
     pub const ORIGIN: &str = "transparency.example/embargo";
 
@@ -85,7 +85,7 @@ mod fixtures {
     }
 
     pub fn model_digest() -> String {
-        use embargo::model_stream::{read_body, Header};
+        use embargo::model::model_stream::{read_body, Header};
         let s = model_stream();
         let mut r = std::io::Cursor::new(s.into_bytes());
         let h = Header::read_from(&mut r).unwrap();
@@ -97,11 +97,11 @@ mod fixtures {
 
     pub fn sha3(s: &str) -> String {
         use sha3::Digest;
-        embargo::predicate::hex(&sha3::Sha3_256::digest(s.as_bytes()))
+        embargo::core::predicate::hex(&sha3::Sha3_256::digest(s.as_bytes()))
     }
     pub fn sha256(s: &str) -> String {
         use sha2::Digest;
-        embargo::predicate::hex(&sha2::Sha256::digest(s.as_bytes()))
+        embargo::core::predicate::hex(&sha2::Sha256::digest(s.as_bytes()))
     }
 
     pub fn sign(statement: &str, key: &KeyPair) -> Envelope {
@@ -1190,7 +1190,7 @@ fn example_path(spec: &Value, op: &Op) -> String {
 struct Run<'a> {
     spec: &'a Value,
     validators: Validators<'a>,
-    log_key: Option<embargo::note::PublicKey>,
+    log_key: Option<embargo::core::note::PublicKey>,
     /// Answers by request, written to $OPENAPI_CAPTURE if set (to refresh response examples;
     /// error codes are then not compared with the examples').
     capture: BTreeMap<String, Value>,
@@ -1252,7 +1252,7 @@ impl Run<'_> {
             if answer.status < 300 && body.get("tlog_proof").is_some() {
                 self.verify_proof(&body, what);
             }
-        } else if answer.content_type == embargo::model_stream::CONTENT_TYPE {
+        } else if answer.content_type == embargo::model::model_stream::CONTENT_TYPE {
             if let Some(v) = same_name.and_then(|x| x["value"].as_str()) {
                 assert_eq!(body_text, v, "{what}: the model is not the example's bytes");
             }
@@ -1262,7 +1262,7 @@ impl Run<'_> {
     /// Verifies a SubmitResponse's proof against the log's key.
     fn verify_proof(&self, body: &Value, what: &str) {
         let key = self.log_key.as_ref().expect("the log's key is known");
-        let proof = embargo::proof::TlogProof::parse(body["tlog_proof"].as_str().unwrap())
+        let proof = embargo::core::proof::TlogProof::parse(body["tlog_proof"].as_str().unwrap())
             .unwrap_or_else(|e| panic!("{what}: the tlog_proof does not parse: {e}"));
         proof
             .verify(key, body["entry"].as_str().unwrap().as_bytes())

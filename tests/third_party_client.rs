@@ -15,8 +15,8 @@
 //! checkpoint or proof modules is used to verify.
 
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::KeyPair;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::KeyPair;
 use embargo::server::SubmitResponse;
 use futures_util::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};

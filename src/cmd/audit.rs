@@ -6,9 +6,9 @@
 use anyhow::{bail, Context};
 use embargo::audit::{self, data, model, report, suite::Suite, Provenance};
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::predicate::{statement, AuditReport, Kind, Verdict};
+use embargo::core::dsse::Envelope;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::predicate::{statement, AuditReport, Kind, Verdict};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -152,7 +152,7 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
         if !p.is_file() {
             bail!("--model {}: no such file", p.display());
         }
-        let manifest = embargo::digest::digest_path(&p, None)
+        let manifest = embargo::model::digest::digest_path(&p, None)
             .with_context(|| format!("cannot digest {}", p.display()))?;
         (
             p.clone(),

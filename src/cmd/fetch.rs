@@ -3,15 +3,15 @@
 //! log's key, and that checkpoint's consistency with the last one this client saw.
 
 use anyhow::{bail, ensure, Context};
-use embargo::checkpoint::SignedCheckpoint;
 use embargo::client::Client;
-use embargo::digest::Manifest;
-use embargo::entry::Leaf;
-use embargo::model_stream::{read_body, Header};
-use embargo::note::PublicKey;
-use embargo::predicate::{Kind, Predicate, TypedStatement};
-use embargo::proof::TlogProof;
-use embargo::tlog;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::entry::Leaf;
+use embargo::core::note::PublicKey;
+use embargo::core::predicate::{Kind, Predicate, TypedStatement};
+use embargo::core::proof::TlogProof;
+use embargo::core::tlog;
+use embargo::model::digest::Manifest;
+use embargo::model::model_stream::{read_body, Header};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

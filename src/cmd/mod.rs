@@ -18,11 +18,11 @@ pub mod submit;
 pub mod verify;
 
 use anyhow::{bail, Context};
-use embargo::checkpoint::SignedCheckpoint;
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::PublicKey;
-use embargo::proof::TlogProof;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::PublicKey;
+use embargo::core::proof::TlogProof;
 use embargo::server::SubmitResponse;
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use embargo::client::Client;
-use embargo::note::PublicKey;
-use embargo::predicate::Role;
+use embargo::core::note::PublicKey;
+use embargo::core::predicate::Role;
 use embargo::server::{KeyChange, NewParty, SubmitResponse};
 
 #[derive(clap::Subcommand)]

@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use embargo::client::{model_upload_body, Client};
-use embargo::note::{KeyPair, PublicKey};
+use embargo::core::note::{KeyPair, PublicKey};
 use embargo::registry::reveal_request_message;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 use anyhow::Context;
+use embargo::core::note::{KeyPair, PublicKey};
 use embargo::escrow::Chain;
 use embargo::log::Log;
-use embargo::note::{KeyPair, PublicKey};
 use embargo::registry::Policy;
 use embargo::sequencer::Sequencer;
 use embargo::server::{router, watch_beacons, AppState};

@@ -15,8 +15,8 @@
 
 use super::submit::bad_request;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
-use crate::entry::Leaf;
-use crate::predicate::{AuditReport, Kind, Predicate, TypedStatement};
+use crate::core::entry::Leaf;
+use crate::core::predicate::{AuditReport, Kind, Predicate, TypedStatement};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -48,7 +48,7 @@ pub struct AuditView {
     pub entry: u64,
     pub logged_at: String,
     pub auditor: String,
-    pub verdict: crate::predicate::Verdict,
+    pub verdict: crate::core::predicate::Verdict,
     pub suite_digest: String,
     pub dataset_digest: String,
     pub report_digest: String,

@@ -19,11 +19,11 @@
 //! audits by verdict.
 
 use super::{parse_index, ApiError, AppState};
-use crate::entry::Leaf;
+use crate::core::entry::Leaf;
+use crate::core::predicate::Kind;
+use crate::core::tlog::{self, TileId, TileKind, TILE_WIDTH};
 use crate::log::Log;
-use crate::predicate::Kind;
 use crate::registry::{Commitment, Party, Status};
-use crate::tlog::{self, TileId, TileKind, TILE_WIDTH};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -429,8 +429,8 @@ async fn summary(State(s): State<Arc<AppState>>) -> Result<Json<Summary>, ApiErr
             audits: st.audits.clone(),
             decision_batches: st.decision_batches,
             parties: PartyCounts {
-                platforms: count(crate::predicate::Role::Platform),
-                auditors: count(crate::predicate::Role::Auditor),
+                platforms: count(crate::core::predicate::Role::Platform),
+                auditors: count(crate::core::predicate::Role::Auditor),
             },
             truncated: st.truncated,
         }))

@@ -5,9 +5,9 @@
 
 use super::submit::{append_as_log, bad_request};
 use super::{parse_index, ApiError, AppState, JsonQuery, IMMUTABLE};
-use crate::blobs::BlobStore;
-use crate::model_stream::{self, Header, StreamError};
-use crate::predicate::{statement, Kind, Reveal, RevealedBy};
+use crate::core::predicate::{statement, Kind, Reveal, RevealedBy};
+use crate::log::blobs::BlobStore;
+use crate::model::model_stream::{self, Header, StreamError};
 use crate::registry::{reveal_request_message, rfc3339, Commitment, Status};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -63,7 +63,7 @@ pub struct BatchView {
     /// The batch root (SHA3-256), hex.
     pub root: String,
     pub record_count: u64,
-    pub window: crate::predicate::Window,
+    pub window: crate::core::predicate::Window,
 }
 
 /// Most decision batches one commitment answer lists (the latest; all indices stay in
@@ -76,7 +76,7 @@ fn batches_of(s: &AppState, c: &Commitment) -> Result<Vec<BatchView>, ApiError> 
     let mut out = Vec::new();
     for &entry in &c.decision_batches[skip..] {
         let bytes = s.log.entry(entry)?;
-        let Ok(leaf) = crate::entry::Leaf::parse(&bytes) else {
+        let Ok(leaf) = crate::core::entry::Leaf::parse(&bytes) else {
             continue;
         };
         let Some(json) = leaf
@@ -87,8 +87,8 @@ fn batches_of(s: &AppState, c: &Commitment) -> Result<Vec<BatchView>, ApiError> 
         else {
             continue;
         };
-        if let Ok(st) = crate::predicate::TypedStatement::parse(Kind::DecisionBatch, &json) {
-            if let crate::predicate::Predicate::DecisionBatch(b) = st.predicate {
+        if let Ok(st) = crate::core::predicate::TypedStatement::parse(Kind::DecisionBatch, &json) {
+            if let crate::core::predicate::Predicate::DecisionBatch(b) = st.predicate {
                 out.push(BatchView {
                     entry,
                     logged_at: leaf.logged_at,
@@ -294,7 +294,8 @@ pub(crate) fn keep_if_committed(
     c: &Commitment,
     blobs: &BlobStore,
 ) -> Result<(), NotKept> {
-    let mut blob = crate::pipeline::write_behind(blobs.create_temp().map_err(NotKept::Local)?);
+    let mut blob =
+        crate::model::pipeline::write_behind(blobs.create_temp().map_err(NotKept::Local)?);
     blob.write_all(&header.encode()).map_err(NotKept::Local)?;
     let mut write_error = None;
     let body = model_stream::read_body(header, r, |_, bytes| {

@@ -19,14 +19,14 @@
 use super::commitments::{find, idle_timeout, keep_if_committed, NotKept, RevealGuard};
 use super::submit::{bad_request, log_statement};
 use super::{ApiError, AppState, IMMUTABLE};
-use crate::blobs::BlobStore;
-use crate::digest::FileHasher;
-use crate::escrow::{self, Chain, Share};
-use crate::model_stream::Header;
-use crate::pipeline;
-use crate::predicate::{
+use crate::core::predicate::{
     hex, statement, EscrowOpening, Kind, OpenedWith, PostedShare, Reveal, RevealedBy,
 };
+use crate::escrow::{self, Chain, Share};
+use crate::log::blobs::BlobStore;
+use crate::model::digest::FileHasher;
+use crate::model::model_stream::Header;
+use crate::model::pipeline;
 use crate::registry::{rfc3339, share_request_message, Commitment};
 use crate::server::SubmitResponse;
 use axum::body::Body;
@@ -67,7 +67,7 @@ fn internal(what: &str) -> impl Fn(io::Error) -> ApiError + '_ {
     }
 }
 
-fn escrow_of(c: &Commitment) -> Result<&crate::predicate::Escrow, ApiError> {
+fn escrow_of(c: &Commitment) -> Result<&crate::core::predicate::Escrow, ApiError> {
     c.escrow.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -136,7 +136,7 @@ async fn deposit(
 fn receive_ciphertext(
     mut reader: impl Read,
     c: &Commitment,
-    e: &crate::predicate::Escrow,
+    e: &crate::core::predicate::Escrow,
     blobs: &BlobStore,
 ) -> Result<(), ApiError> {
     let mut blob = pipeline::write_behind(
@@ -210,7 +210,11 @@ fn receive_ciphertext(
 }
 
 /// The ciphertext's age header must lock it as the commitment says, or it would never open.
-fn check_lock(prefix: &[u8], c: &Commitment, e: &crate::predicate::Escrow) -> Result<(), ApiError> {
+fn check_lock(
+    prefix: &[u8],
+    c: &Commitment,
+    e: &crate::core::predicate::Escrow,
+) -> Result<(), ApiError> {
     let refuse = |why: String| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -24,12 +24,12 @@ pub use parties::{KeyChange, NewParty};
 use submit::bad_request;
 pub use submit::SubmitResponse;
 
-use crate::entry::MAX_ENTRY_SIZE;
+use crate::core::entry::MAX_ENTRY_SIZE;
+use crate::core::note::PublicKey;
+use crate::core::tlog::{self, TileId};
 use crate::log::{Log, LogError};
-use crate::note::PublicKey;
 use crate::registry::AdmitError;
 use crate::sequencer::{Sequencer, SubmitError};
-use crate::tlog::{self, TileId};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -3,8 +3,8 @@
 
 use super::submit::{append_as_log, bad_request};
 use super::{ApiError, AppState};
-use crate::note::PublicKey;
-use crate::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
+use crate::core::note::PublicKey;
+use crate::core::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
 use crate::registry::{AdmitError, Party};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -130,7 +130,7 @@ pub(crate) async fn add(
         &body,
         "expected {\"name\", \"role\", \"keys\": [vkey], \"display_name\"?, \"contact\"?}",
     )?;
-    if !crate::note::is_valid_name(&p.name) {
+    if !crate::core::note::is_valid_name(&p.name) {
         return Err(bad_request(
             "bad_name",
             format!("{:?} is not a valid party name: no spaces or '+'", p.name),

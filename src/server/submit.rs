@@ -2,11 +2,11 @@
 //! (registrations, reveals) take into the sequencer.
 
 use super::{ApiError, AppState};
-use crate::dsse::{DsseError, Envelope};
-use crate::entry::{encode_leaf, leaf_len, Statement, MAX_ENTRY_SIZE};
+use crate::core::dsse::{DsseError, Envelope};
+use crate::core::entry::{encode_leaf, leaf_len, Statement, MAX_ENTRY_SIZE};
+use crate::core::note::PublicKey;
+use crate::core::predicate::{Kind, TypedStatement};
 use crate::log::dedup_key;
-use crate::note::PublicKey;
-use crate::predicate::{Kind, TypedStatement};
 use crate::registry::Effect;
 use crate::sequencer::Submission;
 use axum::body::Bytes;

@@ -5,7 +5,7 @@
 //! at most [`MAX_ENTRY_SIZE`] bytes. This module owns that format and the statement's shape; it
 //! never decides who may write (that is the server's policy) and does no I/O.
 
-use crate::dsse::Envelope;
+use crate::core::dsse::Envelope;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +117,7 @@ fn is_absolute_uri(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyPair;
+    use crate::core::note::KeyPair;
 
     #[test]
     fn leaf_has_the_documented_shape_and_parses_back() {
