@@ -2,11 +2,11 @@
 //! cryptographic itself: callers verify what it fetches with [`crate::core::proof`] and
 //! [`crate::core::tlog`].
 
-use crate::core::dsse::Envelope;
-use crate::core::tlog::Hash;
-use crate::server::{
+use crate::api::{
     CommitmentList, CommitmentView, ErrorBody, KeyChange, LogInfo, NewParty, SubmitResponse,
 };
+use crate::core::dsse::Envelope;
+use crate::core::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
 
@@ -251,7 +251,7 @@ impl Client {
             )
             .body(body);
         if let Some(sig) = signature {
-            req = req.header(crate::server::SIGNATURE_HEADER, sig);
+            req = req.header(crate::api::SIGNATURE_HEADER, sig);
         }
         let resp = self.send(req, &url).await?;
         self.json(resp).await
@@ -318,7 +318,7 @@ pub fn model_upload_body(
 /// Audit reports (`src/server/audits.rs`).
 impl Client {
     /// The audits of commitment `index`, with links to their stored reports.
-    pub async fn audits(&self, index: u64) -> Result<crate::server::AuditList, ClientError> {
+    pub async fn audits(&self, index: u64) -> Result<crate::api::AuditList, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/audits"));
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
@@ -330,7 +330,7 @@ impl Client {
         index: u64,
         entry: u64,
         report: Vec<u8>,
-    ) -> Result<crate::server::StoredReport, ClientError> {
+    ) -> Result<crate::api::StoredReport, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/audits/{entry}/report"));
         let req = self
             .http
@@ -356,7 +356,7 @@ impl Client {
         index: u64,
         body: reqwest::Body,
         len: u64,
-    ) -> Result<crate::server::Deposited, ClientError> {
+    ) -> Result<crate::api::Deposited, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/escrow"));
         let req = self
             .http
@@ -380,7 +380,7 @@ impl Client {
     }
 
     /// The drand chains the log lets escrows lock to.
-    pub async fn beacons(&self) -> Result<crate::server::Chains, ClientError> {
+    pub async fn beacons(&self) -> Result<crate::api::Chains, ClientError> {
         let url = self.url("v1/beacon");
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
@@ -389,8 +389,8 @@ impl Client {
     /// Hands the log a round signature; it opens the escrows locked to that round.
     pub async fn post_beacon(
         &self,
-        round: &crate::server::RoundSignature,
-    ) -> Result<crate::server::Opened, ClientError> {
+        round: &crate::api::RoundSignature,
+    ) -> Result<crate::api::Opened, ClientError> {
         let url = self.url("v1/beacon");
         let req = self
             .http
@@ -405,8 +405,8 @@ impl Client {
     pub async fn post_share(
         &self,
         index: u64,
-        share: &crate::server::SharePost,
-    ) -> Result<crate::server::ShareAnswer, ClientError> {
+        share: &crate::api::SharePost,
+    ) -> Result<crate::api::ShareAnswer, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/escrow/shares"));
         let req = self
             .http

@@ -1,5 +1,6 @@
 //! Embargo: a delayed-publication transparency log for AI models.
 
+pub mod api;
 pub mod audit;
 pub mod client;
 pub mod core;

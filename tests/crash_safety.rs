@@ -16,6 +16,7 @@
 //! `EMBARGO_CRASH_KILLS` (default 20) sets the number of kills, `EMBARGO_CRASH_SEED` the seed of
 //! the kill schedule. `scripts/crash-test.sh` runs it with 300 kills in release mode.
 
+use embargo::api::SubmitResponse;
 use embargo::client::{Client, ClientError};
 use embargo::core::checkpoint::SignedCheckpoint;
 use embargo::core::dsse::Envelope;
@@ -24,7 +25,6 @@ use embargo::core::note::{KeyPair, PublicKey};
 use embargo::core::proof::TlogProof;
 use embargo::core::tlog::{self, Hash, RightEdge, TileId, TileKind, TILE_WIDTH};
 use embargo::log::dedup_key;
-use embargo::server::SubmitResponse;
 use futures_util::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -18,6 +18,7 @@ mod common;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::{DateTime, Duration, Utc};
 use common::TOKEN;
+use embargo::api::{ErrorBody, KeyChange, NewParty, SubmitResponse, MAX_REQUEST_BODY};
 use embargo::client::{Client, ClientError};
 use embargo::core::dsse::{Envelope, EnvelopeSignature};
 use embargo::core::entry::{leaf_len, MAX_ENTRY_SIZE};
@@ -29,7 +30,6 @@ use embargo::core::predicate::{
 use embargo::model::digest::StreamingDigest;
 use embargo::model::model_stream::{self, Header};
 use embargo::registry::{reveal_request_message, RevealRecord};
-use embargo::server::{ErrorBody, KeyChange, NewParty, SubmitResponse, MAX_REQUEST_BODY};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

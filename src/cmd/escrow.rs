@@ -4,13 +4,13 @@
 
 use anyhow::{bail, ensure, Context};
 use base64::prelude::{Engine, BASE64_STANDARD};
+use embargo::api::{RoundSignature, SharePost};
 use embargo::client::{file_body, Client};
 use embargo::core::note::{KeyPair, PublicKey};
 use embargo::core::predicate::{hex, Escrow, Trustee, ESCROW_SCHEME};
 use embargo::escrow::{self, Chain, Lock, TestBeacon, Trustees};
 use embargo::model::digest::{FileHasher, Manifest};
 use embargo::registry::share_request_message;
-use embargo::server::{RoundSignature, SharePost};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 

@@ -18,12 +18,12 @@ pub mod submit;
 pub mod verify;
 
 use anyhow::{bail, Context};
+use embargo::api::SubmitResponse;
 use embargo::client::Client;
 use embargo::core::checkpoint::SignedCheckpoint;
 use embargo::core::dsse::Envelope;
 use embargo::core::note::PublicKey;
 use embargo::core::proof::TlogProof;
-use embargo::server::SubmitResponse;
 use std::path::Path;
 use std::time::Duration;
 

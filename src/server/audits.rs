@@ -15,6 +15,7 @@
 
 use super::submit::bad_request;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
+use crate::api::{AuditList, AuditView, StoredReport};
 use crate::core::entry::Leaf;
 use crate::core::predicate::{AuditReport, Kind, Predicate, TypedStatement};
 use axum::body::Bytes;
@@ -23,7 +24,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::Arc;
@@ -40,28 +41,6 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .put(put_report)
                 .layer(DefaultBodyLimit::max(MAX_REPORT)),
         )
-}
-
-/// An audit of a commitment, as listed.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct AuditView {
-    pub entry: u64,
-    pub logged_at: String,
-    pub auditor: String,
-    pub verdict: crate::core::predicate::Verdict,
-    pub suite_digest: String,
-    pub dataset_digest: String,
-    pub report_digest: String,
-    #[serde(default)]
-    pub metrics: std::collections::BTreeMap<String, f64>,
-    /// Where the full report is (relative to the log's URL), if it was uploaded.
-    pub report: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct AuditList {
-    pub commitment: u64,
-    pub audits: Vec<AuditView>,
 }
 
 /// The audit-report entry `entry`, which must be about commitment `index`.
@@ -139,17 +118,6 @@ fn parse_pair(index: &str, entry: &str) -> Result<(u64, u64), ApiError> {
         parse_index(index, "the commitment index")?,
         parse_index(entry, "the audit entry index")?,
     ))
-}
-
-/// The answer to a stored report.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct StoredReport {
-    pub commitment: u64,
-    pub entry: u64,
-    pub report_digest: String,
-    pub location: String,
-    /// False if the same report was stored before.
-    pub created: bool,
 }
 
 async fn put_report(

@@ -576,7 +576,7 @@ pub struct PartyDetail {
     #[serde(flatten)]
     pub party: PartyRecord,
     /// A platform's commitments with their statuses (the first [`MAX_LIST`]).
-    pub commitments: Vec<super::CommitmentView>,
+    pub commitments: Vec<crate::api::CommitmentView>,
     /// Audits written by an auditor, or of a platform's models (the last [`MAX_RELATED`]).
     pub audits: Vec<AuditRow>,
     pub truncated: bool,
@@ -601,7 +601,7 @@ async fn party(
             .registry
             .commitments(Some(&p.name), None, None, MAX_LIST, now)?
             .into_iter()
-            .map(|c| super::CommitmentView::new(&s, c, now))
+            .map(|c| crate::api::CommitmentView::new(&s, c, now))
             .collect();
         let mut audits: Vec<AuditRow> = st
             .audit_rows
@@ -639,7 +639,7 @@ pub struct SearchResults {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<EntrySummary>,
     /// Commitments whose index, digest or model name matched.
-    pub commitments: Vec<super::CommitmentView>,
+    pub commitments: Vec<crate::api::CommitmentView>,
     /// Parties whose name or display name matched.
     pub parties: Vec<Party>,
     /// The scan or a result list stopped at its limit.
@@ -668,7 +668,7 @@ async fn search(
             parties: Vec::new(),
             truncated: false,
         };
-        let view = |c: Commitment| super::CommitmentView::new(&s, c, now);
+        let view = |c: Commitment| crate::api::CommitmentView::new(&s, c, now);
         let index = query.strip_prefix('#').unwrap_or(&query);
         if let Ok(i) = index.parse::<u64>() {
             if i < s.log.size() {

@@ -5,6 +5,7 @@
 
 use super::submit::{append_as_log, bad_request};
 use super::{parse_index, ApiError, AppState, JsonQuery, IMMUTABLE};
+use crate::api::{BatchView, CommitmentList, CommitmentView, MAX_BATCHES_SHOWN, SIGNATURE_HEADER};
 use crate::core::predicate::{statement, Kind, Reveal, RevealedBy};
 use crate::log::blobs::BlobStore;
 use crate::model::model_stream::{self, Header, StreamError};
@@ -17,27 +18,9 @@ use axum::Json;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::io::{BufReader, Read, Write};
 use std::sync::Arc;
-
-/// The header carrying a platform's signature over [`reveal_request_message`].
-pub const SIGNATURE_HEADER: &str = "embargo-signature";
-
-/// A commitment with its status at the time of the answer.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct CommitmentView {
-    #[serde(flatten)]
-    pub commitment: Commitment,
-    pub status: Status,
-    /// For an escrowed commitment: whether the log holds its ciphertext.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escrow_deposited: Option<bool>,
-    /// The decision batches logged under this commitment, newest last (only in
-    /// `GET /v1/commitments/<i>`, at most [`MAX_BATCHES_SHOWN`], the latest ones).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub batches: Vec<BatchView>,
-}
 
 impl CommitmentView {
     /// `c` as of `now`, as the log `s` holds it.
@@ -53,22 +36,6 @@ impl CommitmentView {
         }
     }
 }
-
-/// A decision batch, as shown under its commitment.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct BatchView {
-    /// The batch entry's index.
-    pub entry: u64,
-    pub logged_at: DateTime<Utc>,
-    /// The batch root (SHA3-256), hex.
-    pub root: String,
-    pub record_count: u64,
-    pub window: crate::core::predicate::Window,
-}
-
-/// Most decision batches one commitment answer lists (the latest; all indices stay in
-/// `decision_batches`).
-pub const MAX_BATCHES_SHOWN: usize = 1000;
 
 /// The decision batches of `c`, read back from their entries.
 fn batches_of(s: &AppState, c: &Commitment) -> Result<Vec<BatchView>, ApiError> {
@@ -100,13 +67,6 @@ fn batches_of(s: &AppState, c: &Commitment) -> Result<Vec<BatchView>, ApiError> 
         }
     }
     Ok(out)
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct CommitmentList {
-    /// The log's clock when it answered (statuses are relative to it).
-    pub now: DateTime<Utc>,
-    pub commitments: Vec<CommitmentView>,
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,9 @@
 use super::commitments::{find, idle_timeout, keep_if_committed, NotKept, RevealGuard};
 use super::submit::{bad_request, log_statement};
 use super::{ApiError, AppState, IMMUTABLE};
+use crate::api::{
+    Chains, Deposited, Opened, OpenedEscrow, RoundSignature, ShareAnswer, SharePost, Skipped,
+};
 use crate::core::predicate::{
     hex, statement, EscrowOpening, Kind, OpenedWith, PostedShare, Reveal, RevealedBy,
 };
@@ -28,7 +31,7 @@ use crate::model::digest::FileHasher;
 use crate::model::model_stream::Header;
 use crate::model::pipeline;
 use crate::registry::{rfc3339, share_request_message, Commitment};
-use crate::server::SubmitResponse;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -38,7 +41,7 @@ use axum::{Json, Router};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::Utc;
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
+
 use std::io::{self, BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,16 +88,6 @@ pub(crate) fn deposited(blobs: &BlobStore, c: &Commitment) -> bool {
     c.escrow
         .as_ref()
         .is_some_and(|e| blobs.exists(CIPHERTEXTS, e.ciphertext_hex()))
-}
-
-/// The answer to a deposit.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct Deposited {
-    pub commitment: u64,
-    pub ciphertext_digest: String,
-    pub ciphertext_size: u64,
-    /// False if the log already held these bytes.
-    pub stored: bool,
 }
 
 async fn deposit(
@@ -283,50 +276,10 @@ async fn download(
     Ok(resp)
 }
 
-/// The chains escrows may be locked to.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct Chains {
-    pub chains: Vec<Chain>,
-}
-
 async fn chains(State(s): State<Arc<AppState>>) -> Json<Chains> {
     Json(Chains {
         chains: s.log.registry.policy.beacons.clone(),
     })
-}
-
-/// A round signature, as drand publishes it.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct RoundSignature {
-    pub round: u64,
-    /// The BLS signature, hex.
-    pub signature: String,
-    /// The chain's hash, hex (quicknet if absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_hash: Option<String>,
-}
-
-/// What a round signature or a share opened.
-#[derive(Serialize, Deserialize, Debug, Default)]
-pub struct Opened {
-    /// The reveal entries logged, one per escrow opened.
-    pub opened: Vec<OpenedEscrow>,
-    /// Escrows locked to this round that were not opened, and why.
-    pub skipped: Vec<Skipped>,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct OpenedEscrow {
-    pub commitment: u64,
-    /// False for an escrow that opened to other bytes or did not open (escrow-invalid).
-    pub matches_commitment: bool,
-    pub reveal: SubmitResponse,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct Skipped {
-    pub commitment: u64,
-    pub reason: String,
 }
 
 async fn post_beacon(
@@ -652,28 +605,6 @@ fn open_into_blob(c: &Commitment, key: Key, blobs: &BlobStore) -> io::Result<Out
         }
     }
     Ok(Outcome::Committed)
-}
-
-/// A trustee's share, posted after `reveal_at`.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct SharePost {
-    /// The trustee's key reference, `<name>+<id>`, as the commitment lists it.
-    pub trustee: String,
-    /// The decrypted share (its text form).
-    pub share: String,
-    /// Base64 Ed25519 signature by the trustee over [`share_request_message`].
-    pub signature: String,
-}
-
-/// Where the shares of an escrow stand.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct ShareAnswer {
-    pub commitment: u64,
-    pub shares_posted: usize,
-    pub threshold: u32,
-    /// The reveal, once `threshold` shares are in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opened: Option<OpenedEscrow>,
 }
 
 async fn post_share(

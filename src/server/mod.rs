@@ -14,15 +14,10 @@ mod parties;
 mod submit;
 mod web;
 
-pub use audits::{AuditList, AuditView, StoredReport};
-pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
-pub use escrow::{
-    watch_beacons, Chains, Deposited, Opened, OpenedEscrow, RoundSignature, ShareAnswer, SharePost,
-    Skipped,
-};
-pub use parties::{KeyChange, NewParty};
+pub use escrow::watch_beacons;
 use submit::bad_request;
-pub use submit::SubmitResponse;
+
+use crate::api::{ErrorBody, LogInfo, MAX_REQUEST_BODY};
 
 use crate::core::entry::MAX_ENTRY_SIZE;
 use crate::core::note::PublicKey;
@@ -36,13 +31,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::prelude::{Engine, BASE64_STANDARD};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Largest request body accepted by `POST /v1/entries` (the leaf limit plus room for
-/// whitespace the log strips when it canonicalizes the envelope).
-pub const MAX_REQUEST_BODY: usize = MAX_ENTRY_SIZE + 4096;
 
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CHECKPOINT_CACHE: &str = "public, max-age=2";
@@ -148,12 +139,6 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct ErrorBody {
-    pub error: String,
-    pub message: String,
 }
 
 impl ApiError {
@@ -384,15 +369,6 @@ async fn consistency_proof(
         out.push('\n');
     }
     Ok(text(out, "text/plain; charset=utf-8", IMMUTABLE))
-}
-
-/// What a client needs to know to use the log.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct LogInfo {
-    pub origin: String,
-    pub vkey: String,
-    pub size: u64,
-    pub max_entry_size: usize,
 }
 
 async fn log_info(State(s): State<Arc<AppState>>) -> Json<LogInfo> {

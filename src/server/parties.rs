@@ -3,14 +3,15 @@
 
 use super::submit::{append_as_log, bad_request};
 use super::{ApiError, AppState};
+use crate::api::{KeyChange, NewParty};
 use crate::core::note::PublicKey;
-use crate::core::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
+use crate::core::predicate::{party_digest, statement, Kind, Registration, TypedStatement};
 use crate::registry::{AdmitError, Party};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -45,27 +46,6 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-#[derive(Deserialize, Serialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct NewParty {
-    pub name: String,
-    pub role: Role,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    pub keys: Vec<PublicKey>,
-    #[serde(default)]
-    pub contact: Option<String>,
-}
-
-#[derive(Deserialize, Serialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct KeyChange {
-    #[serde(default)]
-    pub add: Vec<PublicKey>,
-    #[serde(default)]
-    pub revoke: Vec<PublicKey>,
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {

@@ -2,6 +2,7 @@
 //! (registrations, reveals) take into the sequencer.
 
 use super::{ApiError, AppState};
+use crate::api::SubmitResponse;
 use crate::core::dsse::{DsseError, Envelope};
 use crate::core::entry::{encode_leaf, leaf_len, Statement, MAX_ENTRY_SIZE};
 use crate::core::note::PublicKey;
@@ -15,21 +16,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The answer to a submission.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct SubmitResponse {
-    pub index: u64,
-    /// True if the same envelope was logged before; `index` is the original entry.
-    pub duplicate: bool,
-    /// The exact leaf bytes the log stored (UTF-8 JSON).
-    pub entry: String,
-    /// A c2sp.org/tlog-proof@v1 for the entry.
-    pub tlog_proof: String,
-}
 
 pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
