@@ -10,6 +10,11 @@ use crate::core::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
 
+pub mod drand;
+pub mod transport;
+
+pub use transport::http_client;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot reach the log at {url}: {source}")]
@@ -27,29 +32,6 @@ pub enum ClientError {
 pub struct Client {
     base: String,
     http: reqwest::Client,
-}
-
-/// An HTTP client for `targets`. A proxy from the environment (`HTTPS_PROXY`, ...) is used,
-/// except when every target is on this machine: a loopback log is never reached through a
-/// proxy, whatever `NO_PROXY` says.
-pub fn http_client(timeout: Duration, targets: &[&str]) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder().timeout(timeout);
-    if !targets.is_empty() && targets.iter().all(|t| is_loopback(t)) {
-        builder = builder.no_proxy();
-    }
-    builder.build().expect("building the HTTP client")
-}
-
-fn is_loopback(url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or("");
-    let ip = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || ip
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
@@ -424,29 +406,4 @@ pub async fn file_body(path: &std::path::Path) -> std::io::Result<(reqwest::Body
     let len = file.metadata().await?.len();
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
     Ok((reqwest::Body::wrap_stream(stream), len))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_this_machine_is_loopback() {
-        for url in [
-            "http://127.0.0.1:8080",
-            "http://localhost/",
-            "http://[::1]:9/",
-            "http://127.9.9.9",
-        ] {
-            assert!(is_loopback(url), "{url}");
-        }
-        for url in [
-            "https://log.example",
-            "http://10.0.0.1",
-            "http://127",
-            "not a url",
-        ] {
-            assert!(!is_loopback(url), "{url}");
-        }
-    }
 }

@@ -12,3 +12,4 @@ pub mod model;
 pub mod registry;
 pub mod sequencer;
 pub mod server;
+pub mod service;

@@ -1,6 +1,7 @@
 //! The `embargo` command: a thin layer over the library. Each subcommand lives in `cmd/`.
 
 mod cmd;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

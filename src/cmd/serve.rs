@@ -1,10 +1,11 @@
+use crate::wiring::watch_beacons;
 use anyhow::Context;
 use embargo::core::note::{KeyPair, PublicKey};
 use embargo::escrow::Chain;
 use embargo::log::Log;
 use embargo::registry::Policy;
 use embargo::sequencer::Sequencer;
-use embargo::server::{router, watch_beacons, AppState};
+use embargo::server::{router, AppState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,9 +7,9 @@
 //! does not run models (that is [`crate::decisions::replay`]).
 
 use crate::core::checkpoint::SignedCheckpoint;
-use crate::core::entry::Leaf;
+use crate::core::entry::{Leaf, TypedError};
 use crate::core::note::PublicKey;
-use crate::core::predicate::{hex, DecisionBatch, Kind, Predicate, TypedStatement};
+use crate::core::predicate::{hex, DecisionBatch, Kind, Predicate};
 use crate::core::proof::{TlogProof, TlogProofError};
 use crate::decisions::batch::verify_proof;
 use crate::decisions::decision::{
@@ -210,19 +210,14 @@ impl Receipt {
         let entry_err = |m: String| ReceiptError::BatchEntry(m);
         let leaf = Leaf::parse(self.entry.as_bytes())
             .map_err(|e| entry_err(format!("the entry is not an Embargo leaf: {e}")))?;
-        let payload = leaf
-            .envelope
-            .payload_bytes()
-            .map_err(|e| entry_err(e.to_string()))?;
-        let json: serde_json::Value = serde_json::from_slice(&payload)
-            .map_err(|e| entry_err(format!("the entry's statement is not JSON: {e}")))?;
-        if json["predicateType"] != Kind::DecisionBatch.predicate_type() {
-            return Err(entry_err("the entry is not a decision-batch entry".into()));
-        }
-        let st = TypedStatement::parse(Kind::DecisionBatch, &json)
-            .map_err(|e| entry_err(e.to_string()))?;
+        let not_batch = || entry_err("the entry is not a decision-batch entry".into());
+        let st = leaf.typed().map_err(|e| match e {
+            TypedError::NotEmbargo(_) => not_batch(),
+            e if e.kind().is_some_and(|k| k != Kind::DecisionBatch) => not_batch(),
+            e => entry_err(e.to_string()),
+        })?;
         let Predicate::DecisionBatch(batch) = st.predicate else {
-            unreachable!("parsed as a decision batch")
+            return Err(not_batch());
         };
         if st.subject_digest != hex(&root) {
             return Err(entry_err(format!(

@@ -17,7 +17,7 @@ use super::submit::bad_request;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
 use crate::api::{AuditList, AuditView, StoredReport};
 use crate::core::entry::Leaf;
-use crate::core::predicate::{AuditReport, Kind, Predicate, TypedStatement};
+use crate::core::predicate::{AuditReport, Predicate};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -54,12 +54,7 @@ fn audit_entry(s: &AppState, index: u64, entry: u64) -> Result<(Leaf, AuditRepor
     };
     let bytes = s.log.entry(entry)?;
     let leaf = Leaf::parse(&bytes).map_err(|_| not_audit())?;
-    let payload = leaf.envelope.payload_bytes().map_err(|_| not_audit())?;
-    let json: serde_json::Value = serde_json::from_slice(&payload).map_err(|_| not_audit())?;
-    if json["predicateType"] != Kind::AuditReport.predicate_type() {
-        return Err(not_audit());
-    }
-    let st = TypedStatement::parse(Kind::AuditReport, &json).map_err(|_| not_audit())?;
+    let st = leaf.typed().map_err(|_| not_audit())?;
     let Predicate::AuditReport(a) = st.predicate else {
         return Err(not_audit());
     };

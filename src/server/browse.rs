@@ -601,7 +601,7 @@ async fn party(
             .registry
             .commitments(Some(&p.name), None, None, MAX_LIST, now)?
             .into_iter()
-            .map(|c| crate::api::CommitmentView::new(&s, c, now))
+            .map(|c| crate::service::commitments::view(&s, c, now))
             .collect();
         let mut audits: Vec<AuditRow> = st
             .audit_rows
@@ -668,7 +668,7 @@ async fn search(
             parties: Vec::new(),
             truncated: false,
         };
-        let view = |c: Commitment| crate::api::CommitmentView::new(&s, c, now);
+        let view = |c: Commitment| crate::service::commitments::view(&s, c, now);
         let index = query.strip_prefix('#').unwrap_or(&query);
         if let Ok(i) = index.parse::<u64>() {
             if i < s.log.size() {

@@ -14,17 +14,17 @@ mod parties;
 mod submit;
 mod web;
 
-pub use escrow::watch_beacons;
+mod error;
+
+pub use error::ApiError;
 use submit::bad_request;
 
-use crate::api::{ErrorBody, LogInfo, MAX_REQUEST_BODY};
+use crate::api::{LogInfo, SubmitResponse, MAX_REQUEST_BODY};
+pub use crate::service::AppState;
 
 use crate::core::entry::MAX_ENTRY_SIZE;
-use crate::core::note::PublicKey;
 use crate::core::tlog::{self, TileId};
-use crate::log::{Log, LogError};
-use crate::registry::AdmitError;
-use crate::sequencer::{Sequencer, SubmitError};
+
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,25 +32,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CHECKPOINT_CACHE: &str = "public, max-age=2";
-
-/// Everything the handlers share.
-pub struct AppState {
-    pub log: Arc<Log>,
-    pub sequencer: Sequencer,
-    /// Keys allowed to submit statements of kinds other than Embargo's own, by `<name>+<id>`.
-    pub writers: HashMap<String, PublicKey>,
-    /// The bearer token of the operator API; `None` disables it.
-    pub operator_token: Option<String>,
-    /// Commitments whose reveal upload is in progress (one at a time per commitment).
-    pub revealing: std::sync::Mutex<std::collections::HashSet<u64>>,
-    /// Serializes operator changes, so two registrations of one name cannot race.
-    pub admin: tokio::sync::Mutex<()>,
-}
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -133,111 +118,14 @@ where
     }
 }
 
-/// A refusal: an HTTP status, a stable error code and a message for a person.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl ApiError {
-    /// The message for a person.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (
-            self.status,
-            Json(ErrorBody {
-                error: self.code.to_owned(),
-                message: self.message,
-            }),
-        )
-            .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
-    }
-}
-
-impl From<LogError> for ApiError {
-    fn from(e: LogError) -> ApiError {
-        match e {
-            LogError::NoSuchEntry { .. } => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            LogError::NoSuchCheckpoint(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "no_such_checkpoint", e.to_string())
-            }
-            LogError::Proof(tlog::ProofError::SizesOutOfOrder { .. })
-            | LogError::Proof(tlog::ProofError::IndexOutOfRange { .. }) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_range", e.to_string())
-            }
-            _ => {
-                tracing::error!(error = %e, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            }
-        }
-    }
-}
-
-impl From<AdmitError> for ApiError {
-    fn from(e: AdmitError) -> ApiError {
-        let (status, code) = match &e {
-            AdmitError::UnknownKey(_) => (StatusCode::FORBIDDEN, "unknown_key"),
-            AdmitError::RevokedKey { .. } => (StatusCode::FORBIDDEN, "revoked_key"),
-            AdmitError::LogOnly { .. } => (StatusCode::FORBIDDEN, "log_only"),
-            AdmitError::WrongParty { .. } => (StatusCode::FORBIDDEN, "wrong_party"),
-            AdmitError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
-            AdmitError::EmbargoPolicy { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "embargo_policy")
-            }
-            AdmitError::NoSuchCommitment(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "no_such_commitment")
-            }
-            AdmitError::NotYourCommitment { .. } => (StatusCode::FORBIDDEN, "not_your_commitment"),
-            AdmitError::AlreadySuperseded(..) => (StatusCode::CONFLICT, "already_superseded"),
-            AdmitError::NotRevealed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_revealed"),
-            AdmitError::DigestMismatch(..) => (StatusCode::UNPROCESSABLE_ENTITY, "digest_mismatch"),
-            AdmitError::UnknownBeacon { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "unknown_beacon")
-            }
-            AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
-            AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
-            AdmitError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        ApiError::new(status, code, e.to_string())
-    }
-}
-
-impl From<SubmitError> for ApiError {
-    fn from(e: SubmitError) -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )
-    }
+/// 201 for a new entry, 200 for a duplicate, with the entry and its proof.
+fn created_or_ok(answer: SubmitResponse) -> Response {
+    let status = if answer.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(answer)).into_response()
 }
 
 fn text(
