@@ -12,7 +12,6 @@ use crate::service::{AppState, Append, AppendError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::future::Future;
 
 /// A refusal: an HTTP status, a stable error code and a message for a person.
 #[derive(Debug)]
@@ -145,16 +144,14 @@ impl From<AppendError> for ApiError {
 
 /// The service appends through the submission path (`submit.rs`).
 impl Append for AppState {
-    fn append_statement(
+    async fn append_statement(
         &self,
         kind: Kind,
         statement: serde_json::Value,
-    ) -> impl Future<Output = Result<SubmitResponse, AppendError>> + Send {
-        async move {
-            super::submit::log_statement(self, kind, statement)
-                .await
-                .map_err(|e| AppendError(Box::new(e)))
-        }
+    ) -> Result<SubmitResponse, AppendError> {
+        super::submit::log_statement(self, kind, statement)
+            .await
+            .map_err(|e| AppendError(Box::new(e)))
     }
 }
 
