@@ -823,110 +823,31 @@ impl<'a> Validators<'a> {
 // Router and spec agree
 // ---------------------------------------------------------------------------------------------
 
-/// `(path, methods)` of every `.route("...", ...)` in the router's source: `pub fn router` of
-/// `src/server/mod.rs` and `pub fn routes` of every module it merges (`.merge(<m>::routes())`,
-/// read from `src/server/<m>.rs`: the website's views, audits and pages).
+/// `(path, methods)` of every route the router serves, from `embargo::server::routes()` (the
+/// table the router itself is built from), methods in lower case as the spec writes them.
 fn router_routes() -> Vec<(String, BTreeSet<String>)> {
-    let src = std::fs::read_to_string(crate_dir().join("src/server/mod.rs")).unwrap();
-    let body = fn_body(&src, "pub fn router", "src/server/mod.rs");
-    let mut out = routes_in(body, "src/server/mod.rs");
-    let mut merged = Vec::new();
-    let mut rest = body;
-    while let Some(i) = rest.find(".merge(") {
-        rest = &rest[i + ".merge(".len()..];
-        let module = rest[..rest.find(')').expect("end of .merge(")]
-            .strip_suffix("::routes(")
-            .unwrap_or_else(|| {
-                panic!(
-                    "src/server/mod.rs: a .merge( that is not <module>::routes(): {:?}",
-                    &rest[..40.min(rest.len())]
-                )
-            })
-            .to_owned();
-        let file = format!("src/server/{module}.rs");
-        let src = std::fs::read_to_string(crate_dir().join(&file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let routes = routes_in(fn_body(&src, "pub fn routes", &file), &file);
-        assert!(!routes.is_empty(), "{file}: no .route( in `pub fn routes`");
-        out.extend(routes);
-        merged.push(module);
-    }
-    for m in ["browse", "audits", "web"] {
+    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for (method, path) in embargo::server::routes() {
+        let method = method.as_str().to_ascii_lowercase();
         assert!(
-            merged.iter().any(|x| x == m),
-            "the router no longer merges {m}::routes() (found {merged:?}): update this test"
+            METHODS.contains(&method.as_str()),
+            "route {path}: method {method} is not one the spec can describe"
         );
-    }
-    let mut seen = BTreeSet::new();
-    for (path, _) in &out {
-        assert!(seen.insert(path.clone()), "route {path} is declared twice");
+        match out.iter_mut().find(|(p, _)| p == path) {
+            Some((_, methods)) => {
+                assert!(
+                    methods.insert(method.clone()),
+                    "route {method} {path} is declared twice"
+                )
+            }
+            None => out.push((path.to_owned(), BTreeSet::from([method]))),
+        }
     }
     assert!(
         out.len() > 5,
         "found only {} routes in the router",
         out.len()
     );
-    out
-}
-
-/// The text of the function that starts with `start` (up to its closing `}` at column 0).
-fn fn_body<'a>(src: &'a str, start: &str, file: &str) -> &'a str {
-    let i = src
-        .find(start)
-        .unwrap_or_else(|| panic!("{file} has no `{start}`"));
-    let body = &src[i..];
-    &body[..body
-        .find("\n}\n")
-        .unwrap_or_else(|| panic!("{file}: end of `{start}`"))]
-}
-
-/// `(path, methods)` of every `.route("...", ...)` call in `body`.
-fn routes_in(body: &str, file: &str) -> Vec<(String, BTreeSet<String>)> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(i) = rest.find(".route(") {
-        rest = &rest[i + ".route(".len()..];
-        // The call's text, up to its closing parenthesis.
-        let (mut depth, mut in_str, mut end) = (1usize, false, rest.len());
-        for (j, c) in rest.char_indices() {
-            match c {
-                '"' => in_str = !in_str,
-                '(' if !in_str => depth += 1,
-                ')' if !in_str => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = j;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let call = &rest[..end];
-        let q1 = call.find('"').expect("route path literal");
-        let q2 = q1 + 1 + call[q1 + 1..].find('"').unwrap();
-        let path = call[q1 + 1..q2].to_owned();
-        let handlers = &call[q2 + 1..];
-        let methods: BTreeSet<String> = METHODS
-            .iter()
-            .filter(|m| {
-                handlers.match_indices(&format!("{m}(")).any(|(k, _)| {
-                    k == 0
-                        || !handlers[..k]
-                            .chars()
-                            .next_back()
-                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                })
-            })
-            .map(|m| m.to_string())
-            .collect();
-        assert!(
-            !methods.is_empty(),
-            "{file}: route {path}: no method found in {call:?}"
-        );
-        out.push((path, methods));
-        rest = &rest[end..];
-    }
     out
 }
 

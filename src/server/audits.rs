@@ -13,6 +13,7 @@
 //! | `PUT /v1/commitments/<i>/audits/<entry>/report` | store the report of audit entry `<entry>` (at most [`MAX_REPORT`] bytes) |
 //! | `GET /v1/commitments/<i>/audits/<entry>/report` | the stored report, byte for byte (immutable) |
 
+use super::routes::Routes;
 use super::submit::bad_request;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
 use crate::api::{AuditList, AuditView, StoredReport};
@@ -20,10 +21,10 @@ use crate::core::entry::Leaf;
 use crate::core::predicate::{AuditReport, Predicate};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, put};
+use axum::Json;
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -32,15 +33,12 @@ use std::sync::Arc;
 /// Largest report the log stores.
 pub const MAX_REPORT: usize = 8 << 20;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/commitments/{index}/audits", get(list))
-        .route(
-            "/v1/commitments/{index}/audits/{entry}/report",
-            get(get_report)
-                .put(put_report)
-                .layer(DefaultBodyLimit::max(MAX_REPORT)),
-        )
+pub(crate) fn routes(t: Routes) -> Routes {
+    let report = "/v1/commitments/{index}/audits/{entry}/report";
+    let limit = || DefaultBodyLimit::max(MAX_REPORT);
+    t.get("/v1/commitments/{index}/audits", list)
+        .add(report, Method::GET, get(get_report).layer(limit()))
+        .add(report, Method::PUT, put(put_report).layer(limit()))
 }
 
 /// The audit-report entry `entry`, which must be about commitment `index`.

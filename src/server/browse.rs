@@ -18,6 +18,7 @@
 //! late, the audit verdicts on its models and its decision batches; for an auditor, its
 //! audits by verdict.
 
+use super::routes::Routes;
 use super::{parse_index, ApiError, AppState};
 use crate::core::entry::Leaf;
 use crate::core::predicate::Kind;
@@ -26,8 +27,7 @@ use crate::log::Log;
 use crate::registry::{Commitment, Party, Status};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -49,14 +49,13 @@ pub const MAX_RESULTS: usize = 50;
 /// How long a computed summary is reused.
 const STATS_TTL: Duration = Duration::from_secs(1);
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/browse/summary", get(summary))
-        .route("/v1/browse/entries", get(entries))
-        .route("/v1/browse/commitments/{index}", get(commitment))
-        .route("/v1/browse/parties", get(parties))
-        .route("/v1/browse/parties/{name}", get(party))
-        .route("/v1/browse/search", get(search))
+pub(crate) fn routes(t: Routes) -> Routes {
+    t.get("/v1/browse/summary", summary)
+        .get("/v1/browse/entries", entries)
+        .get("/v1/browse/commitments/{index}", commitment)
+        .get("/v1/browse/parties", parties)
+        .get("/v1/browse/parties/{name}", party)
+        .get("/v1/browse/search", search)
 }
 
 /// An entry, decoded as far as it decodes. Fields are absent for entries that are not

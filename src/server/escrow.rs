@@ -9,6 +9,7 @@
 //! | `POST /v1/beacon` | a round signature; opens every deposited escrow locked to that round |
 
 use super::commitments::body_reader;
+use super::routes::Routes;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
 use crate::api::{Chains, Deposited, Opened, RoundSignature, ShareAnswer, SharePost};
 use crate::service::escrow::{self, deposit, opening, shares};
@@ -16,15 +17,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/commitments/{index}/escrow", get(download).put(deposit))
-        .route("/v1/commitments/{index}/escrow/shares", post(post_share))
-        .route("/v1/beacon", get(chains).post(post_beacon))
+pub(crate) fn routes(t: Routes) -> Routes {
+    t.get("/v1/commitments/{index}/escrow", download)
+        .put("/v1/commitments/{index}/escrow", deposit)
+        .post("/v1/commitments/{index}/escrow/shares", post_share)
+        .get("/v1/beacon", chains)
+        .post("/v1/beacon", post_beacon)
 }
 
 async fn deposit(

@@ -15,8 +15,10 @@ mod submit;
 mod web;
 
 mod error;
+mod routes;
 
 pub use error::ApiError;
+use routes::Routes;
 use submit::bad_request;
 
 use crate::api::{LogInfo, SubmitResponse, MAX_REQUEST_BODY};
@@ -26,9 +28,9 @@ use crate::core::entry::MAX_ENTRY_SIZE;
 use crate::core::tlog::{self, TileId};
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde::Deserialize;
@@ -37,33 +39,46 @@ use std::sync::Arc;
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CHECKPOINT_CACHE: &str = "public, max-age=2";
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
-        .route(
+/// Every route the log serves, with its handler.
+fn table() -> Routes {
+    let t = Routes::default()
+        .get("/checkpoint", checkpoint)
+        .get("/tile/{*path}", tile)
+        .add(
             "/v1/entries",
+            Method::POST,
             post(submit::submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
         )
-        .route("/v1/entries/{index}", get(entry))
-        .route("/v1/proof/inclusion", get(inclusion_proof))
-        .route("/v1/proof/consistency", get(consistency_proof))
-        .route("/v1/log", get(log_info))
-        .route("/v1/admin/parties", post(parties::add))
-        .route("/v1/admin/parties/{name}/keys", post(parties::change_keys))
-        .route("/v1/parties", get(parties::list))
-        .route("/v1/parties/{name}", get(parties::show))
-        .route("/v1/commitments", get(commitments::list))
-        .route("/v1/commitments/{index}", get(commitments::show))
-        .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
-        .route("/v1/commitments/{index}/model", get(commitments::model))
-        // Timelocked escrows: deposit, download, opening by beacon or by trustees.
-        .merge(escrow::routes())
-        // The website (`/`, its pages and assets) and the read-only views it uses.
-        .merge(browse::routes())
-        // Full audit reports, linked from the commitments they audit.
-        .merge(audits::routes())
-        .merge(web::routes())
+        .get("/v1/entries/{index}", entry)
+        .get("/v1/proof/inclusion", inclusion_proof)
+        .get("/v1/proof/consistency", consistency_proof)
+        .get("/v1/log", log_info)
+        .post("/v1/admin/parties", parties::add)
+        .post("/v1/admin/parties/{name}/keys", parties::change_keys)
+        .get("/v1/parties", parties::list)
+        .get("/v1/parties/{name}", parties::show)
+        .get("/v1/commitments", commitments::list)
+        .get("/v1/commitments/{index}", commitments::show)
+        .post("/v1/commitments/{index}/reveal", commitments::reveal)
+        .get("/v1/commitments/{index}/model", commitments::model);
+    // Timelocked escrows: deposit, download, opening by beacon or by trustees.
+    let t = escrow::routes(t);
+    // The website (`/`, its pages and assets) and the read-only views it uses.
+    let t = browse::routes(t);
+    // Full audit reports, linked from the commitments they audit.
+    let t = audits::routes(t);
+    web::routes(t)
+}
+
+/// `(method, path)` of every route the router serves (paths in axum's syntax: `{index}`, and
+/// `{*rest}` for a catch-all).
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().served()
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    table()
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
