@@ -1,10 +1,13 @@
 //! The HTTP edge: the C2SP read API (checkpoint, tiles, entry bundles), the submission API and
 //! the proof API, on axum. Every refusal is a 4xx with a JSON body
-//! `{"error": "<code>", "message": "<what was wrong and what to do>"}`.
+//! `{"error": "<code>", "message": "<what was wrong and what to do>"}`, mapped once in
+//! [`error`].
 //!
-//! This module translates between HTTP and [`crate::log`]/[`crate::sequencer`]; it holds no
-//! log state of its own. Submissions are in [`submit`], the operator's API in [`parties`],
-//! commitments, reveals and model downloads in [`commitments`].
+//! Owns: extracting requests, calling [`crate::service`] (or the log's reads), answering;
+//! the table of routes ([`routes`]). Never: decides a rule (those are in the service; admission
+//! in [`submit`] is the one left to move), holds log state of its own, or imports
+//! [`crate::client`]. The operator's API is in [`parties`], commitments, reveals and model
+//! downloads in [`commitments`], escrows in [`escrow`].
 
 mod audits;
 mod browse;
