@@ -4,22 +4,22 @@
 //! Commands:
 //!
 //! - `hash N`: hashing into the tree on **one thread**: N records of about 300 bytes, already in
-//!   memory, leaf-hashed ([`embargo::batch::leaf_hashes`], 4-way Keccak where the CPU has
-//!   AVX-512) and pushed through [`embargo::batch::TreeBuilder`] to the root; then the same with
+//!   memory, leaf-hashed ([`embargo::decisions::batch::leaf_hashes`], 4-way Keccak where the CPU has
+//!   AVX-512) and pushed through [`embargo::decisions::batch::TreeBuilder`] to the root; then the same with
 //!   the scalar `sha3` crate for the leaves, for comparison. Prints records/s.
 //! - `parse N`: parsing and validating N records on one thread (what pass 1 does besides hashing).
 //! - `gen N FILE`: writes N records of about 300 bytes as JSONL.
 //! - `batch FILE OUT`: what `embargo batch --jsonl` does minus the HTTP call: pass 1
-//!   ([`embargo::batch::scan`]: read, parse, validate, hash; all cores), then pass 2
-//!   ([`embargo::batch::prove_chunks`]: re-read, rebuild each chunk with rs_merkle, render one
+//!   ([`embargo::decisions::batch::scan`]: read, parse, validate, hash; all cores), then pass 2
+//!   ([`embargo::decisions::batch::prove_chunks`]: re-read, rebuild each chunk with rs_merkle, render one
 //!   receipt per record) into OUT (`-` discards the receipts after rendering them). Prints
 //!   records/s for each pass and the peak RSS (VmHWM).
 
-use embargo::batch::{
+use embargo::decisions::batch::{
     leaf_hashes, prove_chunks, scan, BatchError, TreeBuilder, DEFAULT_CHUNK_LOG2,
 };
-use embargo::digest::leaf_hash;
-use embargo::receipt::ReceiptTemplate;
+use embargo::decisions::receipt::ReceiptTemplate;
+use embargo::model::digest::leaf_hash;
 use rayon::prelude::*;
 use std::io::{BufReader, BufWriter, Write};
 use std::time::Instant;
@@ -100,7 +100,7 @@ fn parse(n: u64) {
     let records: Vec<String> = (0..n).map(record).collect();
     let t = Instant::now();
     for r in &records {
-        embargo::decision::DecisionRecord::parse(r.as_bytes()).unwrap();
+        embargo::decisions::decision::DecisionRecord::parse(r.as_bytes()).unwrap();
     }
     println!(
         "parse: {n} records on one thread: {:.0} records/s (parse and validate)",

@@ -30,11 +30,11 @@
 //! - `BENCH_SKIP_HTTP=1`: only the large-log part
 //! - `EMBARGO_BIN`: the server binary to run (default: cargo's release build)
 
-use embargo::dsse::Envelope;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::KeyPair;
+use embargo::core::tlog::{encode_index, TILE_WIDTH};
+use embargo::log::sequencer::{Sequencer, Submission};
 use embargo::log::{dedup_key, Log};
-use embargo::note::KeyPair;
-use embargo::sequencer::{Sequencer, Submission};
-use embargo::tlog::{encode_index, TILE_WIDTH};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -789,7 +789,7 @@ fn generate(
 // The two calls below follow the library's current API (Log::open with an embargo policy,
 // submissions with an optional registry effect).
 fn open_log(dir: &Path, key: &KeyPair) -> (Arc<Log>, embargo::log::Recovered) {
-    Log::open(dir, key.clone(), embargo::registry::Policy::default()).expect("opening the log")
+    Log::open(dir, key.clone(), embargo::log::registry::Policy::default()).expect("opening the log")
 }
 
 fn make_submission(envelope_json: Arc<str>, dedup_key: [u8; 32]) -> Submission {

@@ -1,14 +1,20 @@
 //! A small HTTP client for the log's API, used by the CLI and the tests. It checks nothing
-//! cryptographic itself: callers verify what it fetches with [`crate::proof`] and
-//! [`crate::tlog`].
+//! cryptographic itself: callers verify what it fetches with [`crate::core::proof`] and
+//! [`crate::core::tlog`].
 
-use crate::dsse::Envelope;
-use crate::server::{
+use crate::api::{
     CommitmentList, CommitmentView, ErrorBody, KeyChange, LogInfo, NewParty, SubmitResponse,
 };
-use crate::tlog::Hash;
+use crate::core::dsse::Envelope;
+use crate::core::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
+
+pub mod drand;
+pub mod transport;
+pub mod verify;
+
+pub use transport::http_client;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -27,29 +33,6 @@ pub enum ClientError {
 pub struct Client {
     base: String,
     http: reqwest::Client,
-}
-
-/// An HTTP client for `targets`. A proxy from the environment (`HTTPS_PROXY`, ...) is used,
-/// except when every target is on this machine: a loopback log is never reached through a
-/// proxy, whatever `NO_PROXY` says.
-pub fn http_client(timeout: Duration, targets: &[&str]) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder().timeout(timeout);
-    if !targets.is_empty() && targets.iter().all(|t| is_loopback(t)) {
-        builder = builder.no_proxy();
-    }
-    builder.build().expect("building the HTTP client")
-}
-
-fn is_loopback(url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or("");
-    let ip = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || ip
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
@@ -206,14 +189,14 @@ impl Client {
         self.json(resp).await
     }
 
-    pub async fn parties(&self) -> Result<Vec<crate::registry::Party>, ClientError> {
+    pub async fn parties(&self) -> Result<Vec<crate::log::registry::Party>, ClientError> {
         let url = self.url("v1/parties");
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
     }
 
     /// One registered party (`GET /v1/parties/<name>`).
-    pub async fn party(&self, name: &str) -> Result<crate::registry::Party, ClientError> {
+    pub async fn party(&self, name: &str) -> Result<crate::log::registry::Party, ClientError> {
         let url = self.url(&format!("v1/parties/{name}"));
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
@@ -247,11 +230,11 @@ impl Client {
             .timeout(Duration::from_secs(24 * 3600))
             .header(
                 reqwest::header::CONTENT_TYPE,
-                crate::model_stream::CONTENT_TYPE,
+                crate::model::model_stream::CONTENT_TYPE,
             )
             .body(body);
         if let Some(sig) = signature {
-            req = req.header(crate::server::SIGNATURE_HEADER, sig);
+            req = req.header(crate::api::SIGNATURE_HEADER, sig);
         }
         let resp = self.send(req, &url).await?;
         self.json(resp).await
@@ -272,7 +255,7 @@ impl Client {
 /// thread writes the model stream into a small bounded channel.
 pub fn model_upload_body(
     model: std::path::PathBuf,
-    manifest: crate::digest::Manifest,
+    manifest: crate::model::digest::Manifest,
 ) -> reqwest::Body {
     use std::io::Write;
     struct ChannelWriter {
@@ -303,8 +286,8 @@ pub fn model_upload_body(
             tx: tx.clone(),
             buf: Vec::with_capacity(1 << 20),
         };
-        let result =
-            crate::model_stream::write_stream(&model, &manifest, &mut w).and_then(|()| w.flush());
+        let result = crate::model::model_stream::write_stream(&model, &manifest, &mut w)
+            .and_then(|()| w.flush());
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(e));
         }
@@ -318,7 +301,7 @@ pub fn model_upload_body(
 /// Audit reports (`src/server/audits.rs`).
 impl Client {
     /// The audits of commitment `index`, with links to their stored reports.
-    pub async fn audits(&self, index: u64) -> Result<crate::server::AuditList, ClientError> {
+    pub async fn audits(&self, index: u64) -> Result<crate::api::AuditList, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/audits"));
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
@@ -330,7 +313,7 @@ impl Client {
         index: u64,
         entry: u64,
         report: Vec<u8>,
-    ) -> Result<crate::server::StoredReport, ClientError> {
+    ) -> Result<crate::api::StoredReport, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/audits/{entry}/report"));
         let req = self
             .http
@@ -356,7 +339,7 @@ impl Client {
         index: u64,
         body: reqwest::Body,
         len: u64,
-    ) -> Result<crate::server::Deposited, ClientError> {
+    ) -> Result<crate::api::Deposited, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/escrow"));
         let req = self
             .http
@@ -380,7 +363,7 @@ impl Client {
     }
 
     /// The drand chains the log lets escrows lock to.
-    pub async fn beacons(&self) -> Result<crate::server::Chains, ClientError> {
+    pub async fn beacons(&self) -> Result<crate::api::Chains, ClientError> {
         let url = self.url("v1/beacon");
         let resp = self.send(self.http.get(&url), &url).await?;
         self.json(resp).await
@@ -389,8 +372,8 @@ impl Client {
     /// Hands the log a round signature; it opens the escrows locked to that round.
     pub async fn post_beacon(
         &self,
-        round: &crate::server::RoundSignature,
-    ) -> Result<crate::server::Opened, ClientError> {
+        round: &crate::api::RoundSignature,
+    ) -> Result<crate::api::Opened, ClientError> {
         let url = self.url("v1/beacon");
         let req = self
             .http
@@ -405,8 +388,8 @@ impl Client {
     pub async fn post_share(
         &self,
         index: u64,
-        share: &crate::server::SharePost,
-    ) -> Result<crate::server::ShareAnswer, ClientError> {
+        share: &crate::api::SharePost,
+    ) -> Result<crate::api::ShareAnswer, ClientError> {
         let url = self.url(&format!("v1/commitments/{index}/escrow/shares"));
         let req = self
             .http
@@ -424,29 +407,4 @@ pub async fn file_body(path: &std::path::Path) -> std::io::Result<(reqwest::Body
     let len = file.metadata().await?.len();
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
     Ok((reqwest::Body::wrap_stream(stream), len))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_this_machine_is_loopback() {
-        for url in [
-            "http://127.0.0.1:8080",
-            "http://localhost/",
-            "http://[::1]:9/",
-            "http://127.9.9.9",
-        ] {
-            assert!(is_loopback(url), "{url}");
-        }
-        for url in [
-            "https://log.example",
-            "http://10.0.0.1",
-            "http://127",
-            "not a url",
-        ] {
-            assert!(!is_loopback(url), "{url}");
-        }
-    }
 }

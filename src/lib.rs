@@ -1,38 +1,40 @@
 //! Embargo: a delayed-publication transparency log for AI models.
 //!
-//! The pure core (no I/O): [`note`] (keys, signed notes), [`checkpoint`], [`tlog`] (Merkle
-//! tree, tiles, proofs), [`proof`] (tlog-proof bundles), [`dsse`] (envelopes), [`entry`]
-//! (leaves and statements), and for ranking decisions [`decision`] (records), [`batch`]
-//! (batch trees), [`receipt`] (receipts) and [`replay`]. At the edges: [`store`] (durable tile
-//! files), [`index`] (sled), [`log`] (recovery and reads), [`sequencer`] (batched appends),
-//! [`server`] (HTTP) and [`client`] (HTTP client used by the CLI).
+//! # How it is built
+//!
+//! Layers in folders; imports go only downward (`cmd` → `server` / `client` → `service` →
+//! `log` → domain folders → `core`), never sideways between `server` and `client`, never
+//! upward, no cycles. [`api`] sits beside the domain layer: `server` and `client` both look
+//! down to it.
+//!
+//! | module | owns | never |
+//! |---|---|---|
+//! | [`core`] | formats and pure logic: signed notes, checkpoints, the Merkle tree and tiles, tlog-proofs, DSSE, leaves and statements ([`core::entry::Leaf::typed`]), predicates, the party and commitment records and their transitions ([`core::records`]) | files, network, sled, axum, reqwest |
+//! | [`model`] | what a model's digest is (SHA3 chunk tree, x4 Keccak, the only directory walking), the model stream, stream stages on threads | the log, HTTP, commitments |
+//! | [`decisions`] | decision records, batch trees, receipts, replay | the log or the network (callers hand entries in) |
+//! | [`escrow`] | tlock and trustee sealing and opening, drand chains and their signatures | the log, HTTP, fetching rounds |
+//! | [`audit`] | fairness suites, their evaluation on a model and data, reports | the log, HTTP |
+//! | [`rules`] | the admission rules, decided against the registry as of an entry's position ([`rules::admit`], [`rules::apply`]), the embargo policy | storage, the clock, HTTP |
+//! | [`witness`] | the C2SP witness: cosignature/v1, `add-checkpoint`, its durable state and its HTTP edge | the log's own state |
+//! | [`log`] | durable state: one writer per data directory ([`log::lock`]), tile store, blobs, indexes, the registry of parties and commitments, recovery, the sequencer's batched appends (which runs [`rules`] in log order) | HTTP |
+//! | [`service`] | every decision a request needs: submissions ([`service::submit`]), reveals, escrow deposits, openings, shares and the beacon watcher (behind a `RoundSource`); domain errors | HTTP statuses or headers, the network |
+//! | [`api`] | the HTTP API's request and response bodies | I/O, decisions |
+//! | [`server`] | HTTP: extract, call the service, answer; the one error mapping; [`server::routes`] | decisions, log state of its own, `client` |
+//! | [`client`] | outbound HTTP: the log's API, the transport, drand; the trust checks users rely on ([`client::verify`]: inclusion, a signing key current at the entry's index) | `server` |
+//! | `cmd` (the binary) | argument parsing and printing; joins `client` and `service` (the drand round source) | rules of its own |
+//!
+//! (`witness` is a second application on the same `core`: its own state, service and HTTP
+//! edge in one folder, used by `embargo witness serve`.)
 
+pub mod api;
 pub mod audit;
-pub mod batch;
-pub mod blobs;
-pub mod checkpoint;
 pub mod client;
-pub mod decision;
-pub mod digest;
-pub mod dsse;
-pub mod entry;
+pub mod core;
+pub mod decisions;
 pub mod escrow;
-pub mod index;
-pub mod lock;
 pub mod log;
-pub mod model_stream;
-pub mod note;
-pub mod pipeline;
-pub mod predicate;
-pub mod proof;
-pub mod receipt;
-pub mod records;
-pub mod registry;
-pub mod replay;
+pub mod model;
 pub mod rules;
-pub mod sequencer;
 pub mod server;
-pub mod store;
-pub mod tlog;
-pub mod verify;
+pub mod service;
 pub mod witness;

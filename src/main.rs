@@ -89,10 +89,16 @@ fn main() -> ExitCode {
         Command::Receipt { command } => std::process::exit(cmd::receipt::run(command).into()),
         Command::Replay(a) => std::process::exit(cmd::replay::run(a).into()),
         Command::Platform { command } => cmd::runtime().and_then(|rt| {
-            rt.block_on(cmd::party::run(embargo::predicate::Role::Platform, command))
+            rt.block_on(cmd::party::run(
+                embargo::core::predicate::Role::Platform,
+                command,
+            ))
         }),
         Command::Auditor { command } => cmd::runtime().and_then(|rt| {
-            rt.block_on(cmd::party::run(embargo::predicate::Role::Auditor, command))
+            rt.block_on(cmd::party::run(
+                embargo::core::predicate::Role::Auditor,
+                command,
+            ))
         }),
         Command::Witness { command } => cmd::witness::run(command),
     };

@@ -3,7 +3,7 @@
 //! Whether an entry may be logged depends on the registry (who holds which key, which
 //! commitments exist, are superseded, revealed) *as of the entry's position in the log*.
 //! [`admit`] decides one entry against a [`RegistryView`]; [`apply`] moves a
-//! [`RegistryStore`] past an admitted entry with the transitions of [`crate::records`]. The
+//! [`RegistryStore`] past an admitted entry with the transitions of [`crate::core::records`]. The
 //! sequencer runs both, entry by entry, over a view of the registry plus the entries earlier
 //! in its batch, so a key revoked at index `r` signs nothing at `r + 1`, a commitment is
 //! superseded once, a model is revealed once. The HTTP layer may run [`admit`] early against
@@ -11,13 +11,13 @@
 //!
 //! Pure logic: no storage, no clock, no HTTP.
 
-use crate::escrow::Chain;
-use crate::note::PublicKey;
-use crate::predicate::{
+use crate::core::note::PublicKey;
+use crate::core::predicate::{
     Escrow, Kind, ModelCommitment, Predicate, Registration, Reveal, RevealedBy, Role,
     TypedStatement,
 };
-use crate::records::{rfc3339, Commitment, KeyStanding, Party, Status};
+use crate::core::records::{rfc3339, Commitment, KeyStanding, Party, Status};
+use crate::escrow::Chain;
 use chrono::{DateTime, Duration, Utc};
 
 /// The log's embargo policy, checked against its own clock.
@@ -38,7 +38,7 @@ impl Policy {
     pub fn beacon(&self, chain_hash: &str) -> Option<&Chain> {
         self.beacons
             .iter()
-            .find(|c| crate::predicate::hex(&c.chain_hash) == chain_hash)
+            .find(|c| crate::core::predicate::hex(&c.chain_hash) == chain_hash)
     }
 }
 
@@ -83,7 +83,13 @@ impl Policy {
                 known: self
                     .beacons
                     .iter()
-                    .map(|b| format!("{} {}", b.beacon_id, crate::predicate::hex(&b.chain_hash)))
+                    .map(|b| {
+                        format!(
+                            "{} {}",
+                            b.beacon_id,
+                            crate::core::predicate::hex(&b.chain_hash)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
@@ -102,7 +108,7 @@ impl Policy {
             .file_count
             .saturating_mul(4200)
             .saturating_add(64)
-            .min(crate::model_stream::MAX_HEADER_BYTES as u64);
+            .min(crate::model::model_stream::MAX_HEADER_BYTES as u64);
         let max = crate::escrow::max_ciphertext_size(c.model.total_size, stream_header);
         if e.ciphertext_size > max {
             return Err(AdmitError::EscrowSize {
@@ -535,7 +541,7 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predicate::{ModelInfo, RevealedBy};
+    use crate::core::predicate::{ModelInfo, RevealedBy};
     use std::collections::HashMap;
 
     /// A registry in memory: the same store the sequencer's batch view is.
@@ -659,7 +665,7 @@ mod tests {
     }
 
     fn key() -> PublicKey {
-        crate::note::KeyPair::generate("social.example")
+        crate::core::note::KeyPair::generate("social.example")
             .unwrap()
             .public()
             .clone()
@@ -723,7 +729,10 @@ mod tests {
             ],
         );
         assert_eq!(out[2], Ok(2));
-        let again = AdmitError::AlreadyRevealed { commitment: 1, at: 2 };
+        let again = AdmitError::AlreadyRevealed {
+            commitment: 1,
+            at: 2,
+        };
         assert_eq!(out[3], Err(again.clone()));
         assert_eq!(out[4], Err(again));
     }
@@ -746,7 +755,10 @@ mod tests {
         assert_eq!(out[2], Ok(2));
         assert_eq!(
             out[3],
-            Err(AdmitError::EscrowAlreadyInvalid { commitment: 1, at: 2 })
+            Err(AdmitError::EscrowAlreadyInvalid {
+                commitment: 1,
+                at: 2
+            })
         );
         assert_eq!(out[4], Ok(3));
         assert_eq!(m.commitments[&1].status(now()), Status::Revealed);
@@ -768,7 +780,13 @@ mod tests {
         );
         assert_eq!(out[1], Ok(1));
         assert!(
-            matches!(&out[2], Err(AdmitError::StaleRegistration { latest: Some(1), .. })),
+            matches!(
+                &out[2],
+                Err(AdmitError::StaleRegistration {
+                    latest: Some(1),
+                    ..
+                })
+            ),
             "{out:?}"
         );
         assert!(matches!(&out[3], Err(AdmitError::StaleRegistration { .. })));
@@ -783,7 +801,10 @@ mod tests {
         forged.signer = Signer::Key(k.key_ref());
         assert!(matches!(
             admit(&m, &policy(), &forged, now()),
-            Err(AdmitError::LogOnly { kind: "registration", .. })
+            Err(AdmitError::LogOnly {
+                kind: "registration",
+                ..
+            })
         ));
     }
 }

@@ -125,7 +125,7 @@ fn run(suite_text: &str, csv: &[u8], model_path: &Path) -> Result<(Report, Vec<f
         model_file: "model".into(),
         model_digest: format!(
             "sha3-256:{}",
-            embargo::digest::digest_path(model_path, None)
+            embargo::model::digest::digest_path(model_path, None)
                 .unwrap()
                 .digest()
                 .to_hex()

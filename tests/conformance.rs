@@ -6,15 +6,15 @@
 //! - `merkle/leaves.json`: roots of trees of size 0..=8 from [`RightEdge`], and proofs generated
 //!   from tiles, which must verify and equal the vectors' happy-path proofs;
 //! - `signed-note.json` (golang.org/x/mod sumdb/note tests and the C2SP examples) through
-//!   [`embargo::note`] and [`Checkpoint::parse_body`];
+//!   [`embargo::core::note`] and [`Checkpoint::parse_body`];
 //! - tlog-proof bundles: a proof built with the log's own pieces verifies, and one flipped bit
 //!   anywhere that matters makes it fail.
 
 use base64::prelude::{Engine, BASE64_STANDARD};
-use embargo::checkpoint::Checkpoint;
-use embargo::note::{open_note, KeyPair, NoteError, PublicKey};
-use embargo::proof::TlogProof;
-use embargo::tlog::{self, record_hash, Hash, MemoryTiles, RightEdge};
+use embargo::core::checkpoint::Checkpoint;
+use embargo::core::note::{open_note, KeyPair, NoteError, PublicKey};
+use embargo::core::proof::TlogProof;
+use embargo::core::tlog::{self, record_hash, Hash, MemoryTiles, RightEdge};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

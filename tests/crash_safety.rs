@@ -16,15 +16,15 @@
 //! `EMBARGO_CRASH_KILLS` (default 20) sets the number of kills, `EMBARGO_CRASH_SEED` the seed of
 //! the kill schedule. `scripts/crash-test.sh` runs it with 300 kills in release mode.
 
-use embargo::checkpoint::SignedCheckpoint;
+use embargo::api::SubmitResponse;
 use embargo::client::{Client, ClientError};
-use embargo::dsse::Envelope;
-use embargo::entry::Leaf;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::dsse::Envelope;
+use embargo::core::entry::Leaf;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::proof::TlogProof;
+use embargo::core::tlog::{self, Hash, RightEdge, TileId, TileKind, TILE_WIDTH};
 use embargo::log::dedup_key;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::proof::TlogProof;
-use embargo::server::SubmitResponse;
-use embargo::tlog::{self, Hash, RightEdge, TileId, TileKind, TILE_WIDTH};
 use futures_util::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

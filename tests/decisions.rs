@@ -136,7 +136,7 @@ fn write_receipt(dir: &Path, name: &str, v: &Value) -> String {
 /// different model is caught on every candidate, not by luck.
 #[test]
 fn the_default_tolerance_separates_the_fixture_models() {
-    let tol = embargo::replay::Tolerance::default();
+    let tol = embargo::decisions::replay::Tolerance::default();
     let logreg = scored_rows_by(2000, "adult-logreg.onnx");
     let gbm = scored_rows_by(2000, "adult-gbm.onnx");
     let mut diffs: Vec<f64> = logreg
@@ -406,7 +406,7 @@ fn batches_receipts_and_replay_end_to_end() {
         .as_object()
         .unwrap()
         .clone();
-    let digest = embargo::decision::inputs_digest(&salt, &inputs);
+    let digest = embargo::decisions::decision::inputs_digest(&salt, &inputs);
     hidden["candidates"][1]
         .as_object_mut()
         .unwrap()

@@ -472,9 +472,9 @@ fn an_escrow_that_does_not_open_is_logged_as_escrow_invalid_with_the_error() {
     let n = bytes.len();
     bytes[n - 100] ^= 0x01;
     std::fs::write(dir.join("broken.age"), &bytes).unwrap();
-    let mut hasher = embargo::digest::FileHasher::new();
+    let mut hasher = embargo::model::digest::FileHasher::new();
     hasher.update(&bytes);
-    let root = embargo::predicate::hex(&hasher.finish().0);
+    let root = embargo::core::predicate::hex(&hasher.finish().0);
     let mut cheat = saved_statement(dir, "honest-1.entry.json");
     cheat["subject"][0]["name"] = "broken".into();
     cheat["predicate"]["model"]["name"] = "broken".into();

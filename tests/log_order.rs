@@ -7,18 +7,19 @@
 //! its tiles, not against what the handlers answered.
 
 use chrono::{Duration, Utc};
+use embargo::api::{KeyChange, NewParty};
 use embargo::client::{Client, ClientError};
-use embargo::digest::StreamingDigest;
-use embargo::dsse::Envelope;
-use embargo::entry::Leaf;
+use embargo::core::dsse::Envelope;
+use embargo::core::entry::Leaf;
+use embargo::core::note::KeyPair;
+use embargo::core::predicate::{statement, Kind, ModelCommitment, ModelInfo, Role};
 use embargo::escrow::Chain;
+use embargo::log::registry::{reveal_request_message, Policy};
+use embargo::log::sequencer::Sequencer;
 use embargo::log::Log;
-use embargo::model_stream::{self, Header};
-use embargo::note::KeyPair;
-use embargo::predicate::{statement, Kind, ModelCommitment, ModelInfo, Role};
-use embargo::registry::{reveal_request_message, Policy};
-use embargo::sequencer::Sequencer;
-use embargo::server::{router, AppState, KeyChange, NewParty};
+use embargo::model::digest::StreamingDigest;
+use embargo::model::model_stream::{self, Header};
+use embargo::server::{router, AppState};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 

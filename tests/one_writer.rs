@@ -30,7 +30,10 @@ fn second_serve(data: &Path, key: &Path) -> (Option<i32>, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -47,7 +50,11 @@ fn a_second_serve_on_a_running_logs_directory_is_refused_and_names_the_running_s
             std::fs::remove_dir_all(data.join("index")).unwrap();
         }
         let (code, stderr) = second_serve(&data, &key);
-        assert_ne!(code, Some(0), "{attempt}: the second server exited 0:\n{stderr}");
+        assert_ne!(
+            code,
+            Some(0),
+            "{attempt}: the second server exited 0:\n{stderr}"
+        );
         assert!(
             stderr.contains(&format!("pid {}", first.pid())),
             "{attempt}: the refusal does not name the running server's pid:\n{stderr}"

@@ -33,8 +33,8 @@ use std::time::Duration;
 /// Everything the signed examples are made of: fixed keys, statements, the example model.
 mod fixtures {
     use base64::prelude::{Engine, BASE64_STANDARD};
-    use embargo::dsse::Envelope;
-    use embargo::note::{KeyPair, PublicKey};
+    use embargo::core::dsse::Envelope;
+    use embargo::core::note::{KeyPair, PublicKey};
 
     pub const ORIGIN: &str = "transparency.example/embargo";
 
@@ -85,7 +85,7 @@ mod fixtures {
     }
 
     pub fn model_digest() -> String {
-        use embargo::model_stream::{read_body, Header};
+        use embargo::model::model_stream::{read_body, Header};
         let s = model_stream();
         let mut r = std::io::Cursor::new(s.into_bytes());
         let h = Header::read_from(&mut r).unwrap();
@@ -97,11 +97,11 @@ mod fixtures {
 
     pub fn sha3(s: &str) -> String {
         use sha3::Digest;
-        embargo::predicate::hex(&sha3::Sha3_256::digest(s.as_bytes()))
+        embargo::core::predicate::hex(&sha3::Sha3_256::digest(s.as_bytes()))
     }
     pub fn sha256(s: &str) -> String {
         use sha2::Digest;
-        embargo::predicate::hex(&sha2::Sha256::digest(s.as_bytes()))
+        embargo::core::predicate::hex(&sha2::Sha256::digest(s.as_bytes()))
     }
 
     pub fn sign(statement: &str, key: &KeyPair) -> Envelope {
@@ -303,7 +303,7 @@ mod fixtures {
 
     /// The message a platform signs to reveal commitment `index` before its reveal_at.
     pub fn reveal_signature(key: &KeyPair, index: u64) -> String {
-        let msg = embargo::registry::reveal_request_message(ORIGIN, index, &model_digest());
+        let msg = embargo::log::registry::reveal_request_message(ORIGIN, index, &model_digest());
         format!(
             "{} {}",
             key.public().key_ref(),
@@ -823,110 +823,31 @@ impl<'a> Validators<'a> {
 // Router and spec agree
 // ---------------------------------------------------------------------------------------------
 
-/// `(path, methods)` of every `.route("...", ...)` in the router's source: `pub fn router` of
-/// `src/server/mod.rs` and `pub fn routes` of every module it merges (`.merge(<m>::routes())`,
-/// read from `src/server/<m>.rs`: the website's views, audits and pages).
+/// `(path, methods)` of every route the router serves, from `embargo::server::routes()` (the
+/// table the router itself is built from), methods in lower case as the spec writes them.
 fn router_routes() -> Vec<(String, BTreeSet<String>)> {
-    let src = std::fs::read_to_string(crate_dir().join("src/server/mod.rs")).unwrap();
-    let body = fn_body(&src, "pub fn router", "src/server/mod.rs");
-    let mut out = routes_in(body, "src/server/mod.rs");
-    let mut merged = Vec::new();
-    let mut rest = body;
-    while let Some(i) = rest.find(".merge(") {
-        rest = &rest[i + ".merge(".len()..];
-        let module = rest[..rest.find(')').expect("end of .merge(")]
-            .strip_suffix("::routes(")
-            .unwrap_or_else(|| {
-                panic!(
-                    "src/server/mod.rs: a .merge( that is not <module>::routes(): {:?}",
-                    &rest[..40.min(rest.len())]
-                )
-            })
-            .to_owned();
-        let file = format!("src/server/{module}.rs");
-        let src = std::fs::read_to_string(crate_dir().join(&file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let routes = routes_in(fn_body(&src, "pub fn routes", &file), &file);
-        assert!(!routes.is_empty(), "{file}: no .route( in `pub fn routes`");
-        out.extend(routes);
-        merged.push(module);
-    }
-    for m in ["browse", "audits", "web"] {
+    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for (method, path) in embargo::server::routes() {
+        let method = method.as_str().to_ascii_lowercase();
         assert!(
-            merged.iter().any(|x| x == m),
-            "the router no longer merges {m}::routes() (found {merged:?}): update this test"
+            METHODS.contains(&method.as_str()),
+            "route {path}: method {method} is not one the spec can describe"
         );
-    }
-    let mut seen = BTreeSet::new();
-    for (path, _) in &out {
-        assert!(seen.insert(path.clone()), "route {path} is declared twice");
+        match out.iter_mut().find(|(p, _)| p == path) {
+            Some((_, methods)) => {
+                assert!(
+                    methods.insert(method.clone()),
+                    "route {method} {path} is declared twice"
+                )
+            }
+            None => out.push((path.to_owned(), BTreeSet::from([method]))),
+        }
     }
     assert!(
         out.len() > 5,
         "found only {} routes in the router",
         out.len()
     );
-    out
-}
-
-/// The text of the function that starts with `start` (up to its closing `}` at column 0).
-fn fn_body<'a>(src: &'a str, start: &str, file: &str) -> &'a str {
-    let i = src
-        .find(start)
-        .unwrap_or_else(|| panic!("{file} has no `{start}`"));
-    let body = &src[i..];
-    &body[..body
-        .find("\n}\n")
-        .unwrap_or_else(|| panic!("{file}: end of `{start}`"))]
-}
-
-/// `(path, methods)` of every `.route("...", ...)` call in `body`.
-fn routes_in(body: &str, file: &str) -> Vec<(String, BTreeSet<String>)> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(i) = rest.find(".route(") {
-        rest = &rest[i + ".route(".len()..];
-        // The call's text, up to its closing parenthesis.
-        let (mut depth, mut in_str, mut end) = (1usize, false, rest.len());
-        for (j, c) in rest.char_indices() {
-            match c {
-                '"' => in_str = !in_str,
-                '(' if !in_str => depth += 1,
-                ')' if !in_str => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = j;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let call = &rest[..end];
-        let q1 = call.find('"').expect("route path literal");
-        let q2 = q1 + 1 + call[q1 + 1..].find('"').unwrap();
-        let path = call[q1 + 1..q2].to_owned();
-        let handlers = &call[q2 + 1..];
-        let methods: BTreeSet<String> = METHODS
-            .iter()
-            .filter(|m| {
-                handlers.match_indices(&format!("{m}(")).any(|(k, _)| {
-                    k == 0
-                        || !handlers[..k]
-                            .chars()
-                            .next_back()
-                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                })
-            })
-            .map(|m| m.to_string())
-            .collect();
-        assert!(
-            !methods.is_empty(),
-            "{file}: route {path}: no method found in {call:?}"
-        );
-        out.push((path, methods));
-        rest = &rest[end..];
-    }
     out
 }
 
@@ -1190,7 +1111,7 @@ fn example_path(spec: &Value, op: &Op) -> String {
 struct Run<'a> {
     spec: &'a Value,
     validators: Validators<'a>,
-    log_key: Option<embargo::note::PublicKey>,
+    log_key: Option<embargo::core::note::PublicKey>,
     /// Answers by request, written to $OPENAPI_CAPTURE if set (to refresh response examples;
     /// error codes are then not compared with the examples').
     capture: BTreeMap<String, Value>,
@@ -1252,7 +1173,7 @@ impl Run<'_> {
             if answer.status < 300 && body.get("tlog_proof").is_some() {
                 self.verify_proof(&body, what);
             }
-        } else if answer.content_type == embargo::model_stream::CONTENT_TYPE {
+        } else if answer.content_type == embargo::model::model_stream::CONTENT_TYPE {
             if let Some(v) = same_name.and_then(|x| x["value"].as_str()) {
                 assert_eq!(body_text, v, "{what}: the model is not the example's bytes");
             }
@@ -1262,7 +1183,7 @@ impl Run<'_> {
     /// Verifies a SubmitResponse's proof against the log's key.
     fn verify_proof(&self, body: &Value, what: &str) {
         let key = self.log_key.as_ref().expect("the log's key is known");
-        let proof = embargo::proof::TlogProof::parse(body["tlog_proof"].as_str().unwrap())
+        let proof = embargo::core::proof::TlogProof::parse(body["tlog_proof"].as_str().unwrap())
             .unwrap_or_else(|e| panic!("{what}: the tlog_proof does not parse: {e}"));
         proof
             .verify(key, body["entry"].as_str().unwrap().as_bytes())

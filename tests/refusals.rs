@@ -18,18 +18,18 @@ mod common;
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::{DateTime, Duration, Utc};
 use common::TOKEN;
+use embargo::api::{ErrorBody, KeyChange, NewParty, SubmitResponse, MAX_REQUEST_BODY};
 use embargo::client::{Client, ClientError};
-use embargo::digest::StreamingDigest;
-use embargo::dsse::{Envelope, EnvelopeSignature};
-use embargo::entry::{leaf_len, MAX_ENTRY_SIZE};
-use embargo::model_stream::{self, Header};
-use embargo::note::KeyPair;
-use embargo::predicate::{
+use embargo::core::dsse::{Envelope, EnvelopeSignature};
+use embargo::core::entry::{leaf_len, MAX_ENTRY_SIZE};
+use embargo::core::note::KeyPair;
+use embargo::core::predicate::{
     party_digest, statement, Kind, ModelCommitment, ModelInfo, Registration, Reveal, RevealedBy,
     Role,
 };
-use embargo::registry::{reveal_request_message, RevealRecord};
-use embargo::server::{ErrorBody, KeyChange, NewParty, SubmitResponse, MAX_REQUEST_BODY};
+use embargo::log::registry::{reveal_request_message, RevealRecord};
+use embargo::model::digest::StreamingDigest;
+use embargo::model::model_stream::{self, Header};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

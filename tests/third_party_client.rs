@@ -14,10 +14,10 @@
 //! Embargo's own client and DSSE code are used only to submit entries; nothing of its tlog,
 //! checkpoint or proof modules is used to verify.
 
+use embargo::api::SubmitResponse;
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::KeyPair;
-use embargo::server::SubmitResponse;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::KeyPair;
 use futures_util::stream::{self, StreamExt};
 use sha2::{Digest, Sha256};
 use signed_note::{Note, StandardVerifier, VerifierList};

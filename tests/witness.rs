@@ -7,9 +7,9 @@ mod common;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use common::{bin, free_port, keygen, ok};
-use embargo::checkpoint::Checkpoint;
-use embargo::note::KeyPair;
-use embargo::tlog::{prove_consistency, record_hash, Hash, MemoryTiles, RightEdge};
+use embargo::core::checkpoint::Checkpoint;
+use embargo::core::note::KeyPair;
+use embargo::core::tlog::{prove_consistency, record_hash, Hash, MemoryTiles, RightEdge};
 use embargo::witness::cosignature::{verify_cosignatures, WitnessKey};
 use embargo::witness::state::origin_hash;
 use std::io::{Read, Write};

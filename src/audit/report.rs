@@ -550,6 +550,21 @@ footer{margin-top:36px;font-size:12px;color:var(--muted);border-top:1px solid va
 /// One self-contained HTML page (inline CSS and SVG; no scripts, no external resources).
 pub fn html(r: &Report) -> String {
     let mut o = String::new();
+    html_summary(&mut o, r);
+    html_checks(&mut o, r);
+    for g in &r.groupings {
+        html_grouping(&mut o, r, g);
+    }
+    let _ = writeln!(
+        o,
+        "<footer>Metric definitions and the papers they follow: schema/metrics.md of Embargo. Report schema: {REPORT_SCHEMA}. Undefined values (a zero denominator) show as —. {}</footer></main></body></html>",
+        r.data.attribution.as_ref().map_or(String::new(), |a| format!("Data: {}.", esc(a)))
+    );
+    o
+}
+
+/// The page's head, title, verdict and what was audited (model, data, bootstrap).
+fn html_summary(o: &mut String, r: &Report) {
     let verdict_class = if r.passed() { "pass" } else { "fail" };
     let _ = write!(
         o,
@@ -619,7 +634,10 @@ pub fn html(r: &Report) -> String {
         esc(&r.tool),
         esc(&r.model.onnxruntime)
     );
+}
 
+/// The table of checks.
+fn html_checks(o: &mut String, r: &Report) {
     let _ = write!(o, "<h2>Checks</h2><table><tr><th class=\"l\">check</th><th class=\"l\">metric</th><th class=\"l\">grouping</th><th>value</th><th>interval</th><th>needs</th><th class=\"l\">result</th></tr>");
     for c in &r.checks {
         let _ = write!(
@@ -639,177 +657,172 @@ pub fn html(r: &Report) -> String {
         );
     }
     o.push_str("</table>");
+}
 
-    for g in &r.groupings {
-        let _ = write!(o, "<h2>By {}</h2>", esc(&g.name));
-        let _ = write!(o, "<div class=\"legend\"><span class=\"sw\" style=\"background:var(--bar)\"></span>group value");
-        if g.reference.is_some() {
-            let _ = write!(
-                o,
-                "<span class=\"sw\" style=\"background:var(--ref)\"></span>reference group ({})",
-                esc(g.reference.as_deref().unwrap_or(""))
-            );
-        }
-        if r.bootstrap.is_some() {
-            o.push_str("<span class=\"sw\" style=\"height:2px;background:#1f2328;vertical-align:3px\"></span>bootstrap interval");
-        }
-        o.push_str("<span class=\"sw\" style=\"height:0;border-top:2px dashed #cf222e;vertical-align:3px\"></span>overall</div><div class=\"charts\">");
-        for (key, title) in CHART_METRICS {
-            if key == "calibration_error" && r.calibration_bins.is_none() {
-                continue;
-            }
-            let rows: Vec<(String, Option<f64>, Option<[f64; 2]>)> = g
-                .groups
-                .iter()
-                .map(|x| {
-                    (
-                        x.label.clone(),
-                        x.metrics.get(key).copied().flatten(),
-                        x.intervals.get(key).copied(),
-                    )
-                })
-                .collect();
-            o.push_str(&bar_chart(
-                title,
-                &rows,
-                r.overall.get(key).copied().flatten(),
-                g.reference.as_deref(),
-            ));
-        }
-        o.push_str("</div>");
-        let _ = write!(o, "<h3>Per group</h3><table><tr><th class=\"l\">group</th>");
-        for (_, h) in TABLE_METRICS {
-            let _ = write!(o, "<th>{h}</th>");
-        }
-        o.push_str("</tr>");
-        let rows = g
-            .groups
-            .iter()
-            .map(|x| (x.label.as_str(), &x.metrics))
-            .chain(std::iter::once(("overall", &r.overall)));
-        for (label, m) in rows {
-            let _ = write!(o, "<tr><td class=\"l\">{}</td>", esc(label));
-            for (k, _) in TABLE_METRICS {
-                let _ = write!(o, "<td>{}</td>", cell(k, m.get(k).copied().flatten(), 4));
-            }
-            o.push_str("</tr>");
-        }
-        o.push_str("</table>");
-        let methods: Vec<&str> = ["between_groups", "to_overall", "reference"]
-            .into_iter()
-            .filter(|m| g.between.iter().any(|b| b.method == *m))
-            .collect();
+/// One grouping: its legend, charts and tables, and its ranking metrics if any.
+fn html_grouping(o: &mut String, r: &Report, g: &GroupingReport) {
+    let _ = write!(o, "<h2>By {}</h2>", esc(&g.name));
+    let _ = write!(o, "<div class=\"legend\"><span class=\"sw\" style=\"background:var(--bar)\"></span>group value");
+    if g.reference.is_some() {
         let _ = write!(
             o,
-            "<h3>Between groups</h3><table><tr><th class=\"l\">metric</th>"
+            "<span class=\"sw\" style=\"background:var(--ref)\"></span>reference group ({})",
+            esc(g.reference.as_deref().unwrap_or(""))
         );
-        for m in &methods {
-            let _ = write!(
-                o,
-                "<th>{}</th>",
-                if *m == "reference" {
-                    format!("vs {}", esc(g.reference.as_deref().unwrap_or("")))
-                } else {
-                    m.replace('_', " ")
-                }
-            );
+    }
+    if r.bootstrap.is_some() {
+        o.push_str("<span class=\"sw\" style=\"height:2px;background:#1f2328;vertical-align:3px\"></span>bootstrap interval");
+    }
+    o.push_str("<span class=\"sw\" style=\"height:0;border-top:2px dashed #cf222e;vertical-align:3px\"></span>overall</div><div class=\"charts\">");
+    for (key, title) in CHART_METRICS {
+        if key == "calibration_error" && r.calibration_bins.is_none() {
+            continue;
+        }
+        let rows: Vec<(String, Option<f64>, Option<[f64; 2]>)> = g
+            .groups
+            .iter()
+            .map(|x| {
+                (
+                    x.label.clone(),
+                    x.metrics.get(key).copied().flatten(),
+                    x.intervals.get(key).copied(),
+                )
+            })
+            .collect();
+        o.push_str(&bar_chart(
+            title,
+            &rows,
+            r.overall.get(key).copied().flatten(),
+            g.reference.as_deref(),
+        ));
+    }
+    o.push_str("</div>");
+    let _ = write!(o, "<h3>Per group</h3><table><tr><th class=\"l\">group</th>");
+    for (_, h) in TABLE_METRICS {
+        let _ = write!(o, "<th>{h}</th>");
+    }
+    o.push_str("</tr>");
+    let rows = g
+        .groups
+        .iter()
+        .map(|x| (x.label.as_str(), &x.metrics))
+        .chain(std::iter::once(("overall", &r.overall)));
+    for (label, m) in rows {
+        let _ = write!(o, "<tr><td class=\"l\">{}</td>", esc(label));
+        for (k, _) in TABLE_METRICS {
+            let _ = write!(o, "<td>{}</td>", cell(k, m.get(k).copied().flatten(), 4));
         }
         o.push_str("</tr>");
-        for name in HEADLINE_DISPARITIES {
-            let _ = write!(o, "<tr><td class=\"l\">{}</td>", name.replace('_', " "));
-            for m in &methods {
-                let b = g
-                    .between
-                    .iter()
-                    .find(|b| b.metric == name && b.method == *m);
-                let cell = b.map_or("—".into(), |b| {
-                    format!(
-                        "{}{}",
-                        num(b.value, 4),
-                        b.interval.map_or(String::new(), |[x, y]| format!(
-                            " <span class=\"muted\">[{x:.3}, {y:.3}]</span>"
-                        ))
-                    )
-                });
-                let _ = write!(o, "<td>{cell}</td>");
+    }
+    o.push_str("</table>");
+    let methods: Vec<&str> = ["between_groups", "to_overall", "reference"]
+        .into_iter()
+        .filter(|m| g.between.iter().any(|b| b.method == *m))
+        .collect();
+    let _ = write!(
+        o,
+        "<h3>Between groups</h3><table><tr><th class=\"l\">metric</th>"
+    );
+    for m in &methods {
+        let _ = write!(
+            o,
+            "<th>{}</th>",
+            if *m == "reference" {
+                format!("vs {}", esc(g.reference.as_deref().unwrap_or("")))
+            } else {
+                m.replace('_', " ")
             }
-            o.push_str("</tr>");
+        );
+    }
+    o.push_str("</tr>");
+    for name in HEADLINE_DISPARITIES {
+        let _ = write!(o, "<tr><td class=\"l\">{}</td>", name.replace('_', " "));
+        for m in &methods {
+            let b = g
+                .between
+                .iter()
+                .find(|b| b.metric == name && b.method == *m);
+            let cell = b.map_or("—".into(), |b| {
+                format!(
+                    "{}{}",
+                    num(b.value, 4),
+                    b.interval.map_or(String::new(), |[x, y]| format!(
+                        " <span class=\"muted\">[{x:.3}, {y:.3}]</span>"
+                    ))
+                )
+            });
+            let _ = write!(o, "<td>{cell}</td>");
         }
-        o.push_str("</table>");
-        if let Some(rk) = &g.ranking {
+        o.push_str("</tr>");
+    }
+    o.push_str("</table>");
+    if let Some(rk) = &g.ranking {
+        let _ = write!(
+            o,
+            "<h3>Ranking ({} quer{}, ranked by score)</h3>",
+            rk.queries,
+            if rk.queries == 1 { "y" } else { "ies" }
+        );
+        o.push_str("<div class=\"charts\">");
+        let rows: Vec<_> = rk
+            .groups
+            .iter()
+            .map(|x| (x.label.clone(), x.exposure, None))
+            .collect();
+        o.push_str(&bar_chart(
+            "Mean exposure (Singh & Joachims 2018)",
+            &rows,
+            None,
+            g.reference.as_deref(),
+        ));
+        let rows: Vec<_> = rk
+            .groups
+            .iter()
+            .map(|x| (x.label.clone(), x.exposure_per_relevance, None))
+            .collect();
+        o.push_str(&bar_chart(
+            "Exposure per unit of relevance",
+            &rows,
+            None,
+            g.reference.as_deref(),
+        ));
+        o.push_str(
+            "</div><table><tr><th class=\"l\">group</th><th>exposure</th><th>relevance</th>",
+        );
+        for k in &rk.k {
+            let _ = write!(o, "<th>skew@{k}</th>");
+        }
+        o.push_str("<th>rND</th><th>rKL</th></tr>");
+        for x in &rk.groups {
             let _ = write!(
                 o,
-                "<h3>Ranking ({} quer{}, ranked by score)</h3>",
-                rk.queries,
-                if rk.queries == 1 { "y" } else { "ies" }
-            );
-            o.push_str("<div class=\"charts\">");
-            let rows: Vec<_> = rk
-                .groups
-                .iter()
-                .map(|x| (x.label.clone(), x.exposure, None))
-                .collect();
-            o.push_str(&bar_chart(
-                "Mean exposure (Singh & Joachims 2018)",
-                &rows,
-                None,
-                g.reference.as_deref(),
-            ));
-            let rows: Vec<_> = rk
-                .groups
-                .iter()
-                .map(|x| (x.label.clone(), x.exposure_per_relevance, None))
-                .collect();
-            o.push_str(&bar_chart(
-                "Exposure per unit of relevance",
-                &rows,
-                None,
-                g.reference.as_deref(),
-            ));
-            o.push_str(
-                "</div><table><tr><th class=\"l\">group</th><th>exposure</th><th>relevance</th>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td>",
+                esc(&x.label),
+                num(x.exposure, 4),
+                num(x.mean_relevance, 4)
             );
             for k in &rk.k {
-                let _ = write!(o, "<th>skew@{k}</th>");
-            }
-            o.push_str("<th>rND</th><th>rKL</th></tr>");
-            for x in &rk.groups {
                 let _ = write!(
                     o,
-                    "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td>",
-                    esc(&x.label),
-                    num(x.exposure, 4),
-                    num(x.mean_relevance, 4)
-                );
-                for k in &rk.k {
-                    let _ = write!(
-                        o,
-                        "<td>{}</td>",
-                        num(x.skew.get(&k.to_string()).copied().flatten(), 4)
-                    );
-                }
-                let _ = write!(
-                    o,
-                    "<td>{}</td><td>{}</td></tr>",
-                    num(x.rnd, 4),
-                    num(x.rkl, 4)
+                    "<td>{}</td>",
+                    num(x.skew.get(&k.to_string()).copied().flatten(), 4)
                 );
             }
             let _ = write!(
                 o,
-                "</table><p>Exposure ratio {}, disparate treatment ratio {}, NDKL {}, max rND {}, max rKL {}.</p>",
-                num(rk.exposure_ratio, 4),
-                num(rk.disparate_treatment_ratio, 4),
-                num(rk.ndkl, 4),
-                num(rk.rnd, 4),
-                num(rk.rkl, 4)
+                "<td>{}</td><td>{}</td></tr>",
+                num(x.rnd, 4),
+                num(x.rkl, 4)
             );
         }
+        let _ = write!(
+            o,
+            "</table><p>Exposure ratio {}, disparate treatment ratio {}, NDKL {}, max rND {}, max rKL {}.</p>",
+            num(rk.exposure_ratio, 4),
+            num(rk.disparate_treatment_ratio, 4),
+            num(rk.ndkl, 4),
+            num(rk.rnd, 4),
+            num(rk.rkl, 4)
+        );
     }
-    let _ = writeln!(
-        o,
-        "<footer>Metric definitions and the papers they follow: schema/metrics.md of Embargo. Report schema: {REPORT_SCHEMA}. Undefined values (a zero denominator) show as —. {}</footer></main></body></html>",
-        r.data.attribution.as_ref().map_or(String::new(), |a| format!("Data: {}.", esc(a)))
-    );
-    o
 }

@@ -6,9 +6,9 @@
 use anyhow::{bail, Context};
 use embargo::audit::{self, data, model, report, suite::Suite, Provenance};
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::predicate::{statement, AuditReport, Kind, Verdict};
+use embargo::core::dsse::Envelope;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::predicate::{statement, AuditReport, Kind, Verdict};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -152,7 +152,7 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
         if !p.is_file() {
             bail!("--model {}: no such file", p.display());
         }
-        let manifest = embargo::digest::digest_path(&p, None)
+        let manifest = embargo::model::digest::digest_path(&p, None)
             .with_context(|| format!("cannot digest {}", p.display()))?;
         (
             p.clone(),
@@ -161,37 +161,57 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
             None,
         )
     };
-    let result = audit_model(
-        &a,
-        &suite,
-        &suite_text,
-        &suite_dir,
-        &out,
-        &model_path,
-        &model_digest,
-        &model_name,
+    let result = audit_model(AuditRun {
+        a: &a,
+        suite: &suite,
+        suite_text: &suite_text,
+        suite_dir: &suite_dir,
+        out: &out,
+        model_path: &model_path,
+        model_digest: &model_digest,
+        model_name: &model_name,
         fetched_name,
         started,
-    );
+    });
     if let Some(dir) = cleanup {
         let _ = std::fs::remove_dir_all(dir);
     }
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn audit_model(
-    a: &Args,
-    suite: &Suite,
-    suite_text: &str,
-    suite_dir: &Path,
-    out: &Path,
-    model_path: &Path,
-    model_digest: &str,
-    model_name: &str,
+/// One audit to run: the suite, where it and its data are, the model, where the reports go.
+struct AuditRun<'a> {
+    a: &'a Args,
+    suite: &'a Suite,
+    /// The suite file's text (its digest goes into the report).
+    suite_text: &'a str,
+    /// Where the suite's relative paths start.
+    suite_dir: &'a Path,
+    /// The directory the reports (and the audit's proof) are written to.
+    out: &'a Path,
+    model_path: &'a Path,
+    /// `sha3-256:<hex>`.
+    model_digest: &'a str,
+    /// How the report names the model file.
+    model_name: &'a str,
+    /// The model's name in its commitment, when it was fetched from the log.
     fetched_name: Option<String>,
     started: Instant,
-) -> anyhow::Result<bool> {
+}
+
+fn audit_model(run: AuditRun) -> anyhow::Result<bool> {
+    let AuditRun {
+        a,
+        suite,
+        suite_text,
+        suite_dir,
+        out,
+        model_path,
+        model_digest,
+        model_name,
+        started,
+        ..
+    } = run;
     // The data set, hashed as read.
     let t = Instant::now();
     let data_path = suite_dir.join(&suite.data_path);
@@ -268,61 +288,77 @@ fn audit_model(
     );
 
     if a.submit {
-        let index = a.commitment.expect("clap requires --commitment");
-        let key = KeyPair::read_file(a.key.as_ref().expect("clap requires --key"))?;
-        let predicate = AuditReport {
-            auditor: a.auditor.clone().unwrap_or_else(|| key.name().to_owned()),
-            commitment: index,
-            suite_digest: rep.suite.digest.clone(),
-            dataset_digest: rep.data.digest.clone(),
-            verdict: if rep.passed() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
-            metrics: rep.headline(),
-            report_digest: report_digest.clone(),
-        };
-        let subject = fetched_name.unwrap_or_else(|| model_name.to_owned());
-        let digest_hex = model_digest
-            .strip_prefix("sha3-256:")
-            .unwrap_or(model_digest);
-        let st = statement(
-            Kind::AuditReport,
-            &subject,
-            "sha3-256",
-            digest_hex,
-            &predicate,
-        );
-        let envelope = Envelope::sign(&serde_json::to_vec(&st)?, &key);
-        let client = Client::new(a.log.as_deref().expect("clap requires --log"));
-        let vkey = a.vkey.clone().expect("clap requires --vkey");
-        let proof_path = out.join("audit.tlog-proof");
-        let rt = super::runtime()?;
-        let (answer, cp) = rt
-            .block_on(super::submit_envelope(
-                &client,
-                &envelope,
-                &vkey,
-                &proof_path,
-            ))
-            .context("the log refused the audit report")?;
-        let stored = rt
-            .block_on(client.put_audit_report(index, answer.index, json.into_bytes()))
-            .context("the audit entry is logged, but the log did not store the full report; upload it again with PUT v1/commitments/<i>/audits/<entry>/report")?;
-        println!(
-            "logged: audit entry {} of {} (checkpoint {}), verdict {}; report stored at {}/{}; proof saved to {}",
-            answer.index,
-            cp.checkpoint.origin,
-            cp.size(),
-            rep.verdict,
-            client.base(),
-            stored.location,
-            proof_path.display()
-        );
+        submit_report(&run, &rep, &report_digest, json)?;
     }
     println!("verdict: {}", rep.verdict.to_uppercase());
     Ok(rep.passed())
+}
+
+/// Signs the audit's summary as the auditor, logs it, checks the log's proof, and stores the
+/// full report (`json`) with the log.
+fn submit_report(
+    run: &AuditRun,
+    rep: &report::Report,
+    report_digest: &str,
+    json: String,
+) -> anyhow::Result<()> {
+    let (a, out, model_name, model_digest) = (run.a, run.out, run.model_name, run.model_digest);
+    let index = a.commitment.expect("clap requires --commitment");
+    let key = KeyPair::read_file(a.key.as_ref().expect("clap requires --key"))?;
+    let predicate = AuditReport {
+        auditor: a.auditor.clone().unwrap_or_else(|| key.name().to_owned()),
+        commitment: index,
+        suite_digest: rep.suite.digest.clone(),
+        dataset_digest: rep.data.digest.clone(),
+        verdict: if rep.passed() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        metrics: rep.headline(),
+        report_digest: report_digest.to_owned(),
+    };
+    let subject = run
+        .fetched_name
+        .clone()
+        .unwrap_or_else(|| model_name.to_owned());
+    let digest_hex = model_digest
+        .strip_prefix("sha3-256:")
+        .unwrap_or(model_digest);
+    let st = statement(
+        Kind::AuditReport,
+        &subject,
+        "sha3-256",
+        digest_hex,
+        &predicate,
+    );
+    let envelope = Envelope::sign(&serde_json::to_vec(&st)?, &key);
+    let client = Client::new(a.log.as_deref().expect("clap requires --log"));
+    let vkey = a.vkey.clone().expect("clap requires --vkey");
+    let proof_path = out.join("audit.tlog-proof");
+    let rt = super::runtime()?;
+    let (answer, cp) = rt
+        .block_on(super::submit_envelope(
+            &client,
+            &envelope,
+            &vkey,
+            &proof_path,
+        ))
+        .context("the log refused the audit report")?;
+    let stored = rt
+        .block_on(client.put_audit_report(index, answer.index, json.into_bytes()))
+        .context("the audit entry is logged, but the log did not store the full report; upload it again with PUT v1/commitments/<i>/audits/<entry>/report")?;
+    println!(
+        "logged: audit entry {} of {} (checkpoint {}), verdict {}; report stored at {}/{}; proof saved to {}",
+        answer.index,
+        cp.checkpoint.origin,
+        cp.size(),
+        rep.verdict,
+        client.base(),
+        stored.location,
+        proof_path.display()
+    );
+    Ok(())
 }
 
 pub(crate) fn walk(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

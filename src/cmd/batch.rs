@@ -2,12 +2,12 @@
 //! write one receipt per record.
 
 use anyhow::{bail, Context};
-use embargo::batch::{prove_chunks, scan, BatchError, DEFAULT_CHUNK_LOG2};
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::predicate::{hex, DecisionBatch};
-use embargo::receipt::ReceiptTemplate;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::predicate::{hex, DecisionBatch};
+use embargo::decisions::batch::{prove_chunks, scan, BatchError, DEFAULT_CHUNK_LOG2};
+use embargo::decisions::receipt::ReceiptTemplate;
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -254,7 +254,7 @@ fn io_context(e: anyhow::Error, what: &Path) -> anyhow::Error {
 fn write_jsonl(
     decisions: &Path,
     salts: Option<&Path>,
-    tree: &embargo::batch::BatchTree,
+    tree: &embargo::decisions::batch::BatchTree,
     template: &ReceiptTemplate,
     out: &Path,
 ) -> anyhow::Result<u64> {
@@ -299,7 +299,7 @@ fn write_jsonl(
 fn write_files(
     decisions: &Path,
     salts: Option<&Path>,
-    tree: &embargo::batch::BatchTree,
+    tree: &embargo::decisions::batch::BatchTree,
     template: &ReceiptTemplate,
     dir: &Path,
 ) -> anyhow::Result<u64> {
@@ -338,7 +338,7 @@ type Salts = std::collections::BTreeMap<String, String>;
 
 /// Parses one line of a salts file.
 fn parse_salts(line: &[u8]) -> Result<Option<Salts>, String> {
-    let line = embargo::decision::line_bytes(line);
+    let line = embargo::decisions::decision::line_bytes(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -348,7 +348,7 @@ fn parse_salts(line: &[u8]) -> Result<Option<Salts>, String> {
         if k.parse::<usize>().is_err() {
             return Err(format!("{k:?} is not a candidate index"));
         }
-        if embargo::decision::parse_salt(v).is_none() {
+        if embargo::decisions::decision::parse_salt(v).is_none() {
             return Err(format!("the salt of candidate {k} is not 64 hex digits"));
         }
     }

@@ -1,9 +1,9 @@
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::predicate::{statement, Kind, ModelCommitment, ModelInfo};
+use embargo::core::dsse::Envelope;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::predicate::{statement, Kind, ModelCommitment, ModelInfo};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -169,9 +169,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 /// Seals the model for `--escrow`: returns the escrow for the commitment and the ciphertext.
 async fn seal(
     a: &Args,
-    manifest: &embargo::digest::Manifest,
+    manifest: &embargo::model::digest::Manifest,
     reveal_at: DateTime<Utc>,
-) -> anyhow::Result<(embargo::predicate::Escrow, PathBuf)> {
+) -> anyhow::Result<(embargo::core::predicate::Escrow, PathBuf)> {
     let chain = super::escrow::chain_from_flag(&a.beacon)?;
     let trustees = super::escrow::trustees_from_flags(a.trustees, &a.trustee)?;
     let lock = embargo::escrow::Lock {

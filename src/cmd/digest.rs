@@ -1,5 +1,5 @@
 use anyhow::Context;
-use embargo::digest::digest_path;
+use embargo::model::digest::digest_path;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 /// Digests a model, with a progress bar when stderr is a terminal.
-pub fn digest_with_progress(path: &Path) -> anyhow::Result<embargo::digest::Manifest> {
+pub fn digest_with_progress(path: &Path) -> anyhow::Result<embargo::model::digest::Manifest> {
     let total = total_size(path);
     let bar = if std::io::stderr().is_terminal() && total > 64 << 20 {
         let bar = indicatif::ProgressBar::new(total);

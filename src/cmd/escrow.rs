@@ -4,13 +4,13 @@
 
 use anyhow::{bail, ensure, Context};
 use base64::prelude::{Engine, BASE64_STANDARD};
+use embargo::api::{RoundSignature, SharePost};
 use embargo::client::{file_body, Client};
-use embargo::digest::{FileHasher, Manifest};
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::core::predicate::{hex, Escrow, Trustee, ESCROW_SCHEME};
 use embargo::escrow::{self, Chain, Lock, TestBeacon, Trustees};
-use embargo::note::{KeyPair, PublicKey};
-use embargo::predicate::{hex, Escrow, Trustee, ESCROW_SCHEME};
-use embargo::registry::share_request_message;
-use embargo::server::{RoundSignature, SharePost};
+use embargo::log::registry::share_request_message;
+use embargo::model::digest::{FileHasher, Manifest};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -161,7 +161,7 @@ pub fn seal_model(
     let file = std::fs::File::create(out)
         .with_context(|| format!("cannot create the ciphertext file {}", out.display()))?;
     // Hashing and writing the ciphertext run on their own thread, beside the encryption.
-    let mut sink = embargo::pipeline::write_behind(Hashing {
+    let mut sink = embargo::model::pipeline::write_behind(Hashing {
         inner: BufWriter::with_capacity(1 << 20, file),
         hasher: FileHasher::new(),
     });
@@ -169,7 +169,7 @@ pub fn seal_model(
     let sealed = std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
             let mut w = BufWriter::with_capacity(1 << 20, &mut writer);
-            embargo::model_stream::write_stream(model, manifest, &mut w)?;
+            embargo::model::model_stream::write_stream(model, manifest, &mut w)?;
             w.flush()
         });
         let sealed = escrow::seal(
@@ -365,8 +365,8 @@ pub async fn deposit_file(client: &Client, index: u64, file: &Path) -> anyhow::R
 }
 
 async fn open(a: OpenArgs) -> anyhow::Result<()> {
-    use embargo::checkpoint::SignedCheckpoint;
-    use embargo::predicate::{Kind, Predicate};
+    use embargo::core::checkpoint::SignedCheckpoint;
+    use embargo::core::predicate::{Kind, Predicate};
     use futures_util::TryStreamExt;
     use std::io::Read;
 
@@ -461,10 +461,10 @@ enum Key {
 async fn evidence(
     client: &Client,
     vkey: &PublicKey,
-    cp: &embargo::checkpoint::SignedCheckpoint,
+    cp: &embargo::core::checkpoint::SignedCheckpoint,
     commitment: u64,
 ) -> anyhow::Result<Key> {
-    use embargo::predicate::{Kind, OpenedWith, Predicate, RevealedBy};
+    use embargo::core::predicate::{Kind, OpenedWith, Predicate, RevealedBy};
     let view = client.commitment(commitment).await?.commitment;
     let entry = view
         .escrow_invalid

@@ -3,14 +3,14 @@
 //! log's key, and that checkpoint's consistency with the last one this client saw.
 
 use anyhow::{bail, ensure, Context};
-use embargo::checkpoint::SignedCheckpoint;
+use embargo::client::verify::signer_valid_at;
 use embargo::client::Client;
-use embargo::digest::Manifest;
-use embargo::model_stream::{read_body, Header};
-use embargo::note::PublicKey;
-use embargo::predicate::{Kind, Predicate};
-use embargo::tlog;
-use embargo::verify::signer_valid_at;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::note::PublicKey;
+use embargo::core::predicate::{Kind, Predicate};
+use embargo::core::tlog;
+use embargo::model::digest::Manifest;
+use embargo::model::model_stream::{read_body, Header};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -100,7 +100,7 @@ pub async fn check_consistency(
     Ok(())
 }
 
-pub(super) use embargo::verify::{included_entry, typed};
+pub(super) use embargo::client::verify::{included_entry, typed};
 
 /// Writes the files of a model stream under `dir` and returns what they hash to.
 pub(super) fn unpack(reader: impl Read, dir: &Path) -> anyhow::Result<Manifest> {

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use embargo::note::KeyPair;
+use embargo::core::note::KeyPair;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

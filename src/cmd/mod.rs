@@ -19,12 +19,12 @@ pub mod verify;
 pub mod witness;
 
 use anyhow::{bail, Context};
-use embargo::checkpoint::SignedCheckpoint;
+use embargo::api::SubmitResponse;
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::note::PublicKey;
-use embargo::proof::TlogProof;
-use embargo::server::SubmitResponse;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::dsse::Envelope;
+use embargo::core::note::PublicKey;
+use embargo::core::proof::TlogProof;
 use std::path::Path;
 use std::time::Duration;
 

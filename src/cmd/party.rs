@@ -1,8 +1,8 @@
 use anyhow::Context;
+use embargo::api::{KeyChange, NewParty, SubmitResponse};
 use embargo::client::Client;
-use embargo::note::PublicKey;
-use embargo::predicate::Role;
-use embargo::server::{KeyChange, NewParty, SubmitResponse};
+use embargo::core::note::PublicKey;
+use embargo::core::predicate::Role;
 
 #[derive(clap::Subcommand)]
 pub enum Command {

@@ -1,8 +1,8 @@
 //! `embargo receipt verify`: check decision receipts offline, link by link.
 
 use anyhow::Context;
-use embargo::note::PublicKey;
-use embargo::receipt::{Receipt, ReceiptError};
+use embargo::core::note::PublicKey;
+use embargo::decisions::receipt::{Receipt, ReceiptError};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]

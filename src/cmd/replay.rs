@@ -7,9 +7,9 @@ use embargo::audit::data::{Column, Table};
 use embargo::audit::model::{self, Model};
 use embargo::audit::suite::{Col, Input, InputType, Loc, Output, ScoreKind};
 use embargo::client::Client;
-use embargo::decision::{DecisionRecord, OutputSpec};
-use embargo::note::PublicKey;
-use embargo::replay::{replay, Finding, Scorer, Tolerance};
+use embargo::core::note::PublicKey;
+use embargo::decisions::decision::{DecisionRecord, OutputSpec};
+use embargo::decisions::replay::{replay, Finding, Scorer, Tolerance};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -246,7 +246,9 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
         (Some(m), log, commitment) => {
             if let (Some(log), Some(index)) = (log, commitment) {
                 let view = super::runtime()?.block_on(Client::new(log).commitment(index))?;
-                let got = embargo::digest::digest_path(m, None)?.digest().to_hex();
+                let got = embargo::model::digest::digest_path(m, None)?
+                    .digest()
+                    .to_hex();
                 if got != view.commitment.model_digest {
                     eprintln!(
                         "FAIL: model is not the committed one: {} hashes to sha3-256:{got}, but commitment {index} is for sha3-256:{}",

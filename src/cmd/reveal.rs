@@ -1,8 +1,8 @@
 use anyhow::{bail, Context};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use embargo::client::{model_upload_body, Client};
-use embargo::note::{KeyPair, PublicKey};
-use embargo::registry::reveal_request_message;
+use embargo::core::note::{KeyPair, PublicKey};
+use embargo::log::registry::reveal_request_message;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -39,7 +39,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             r.index
         );
     }
-    if view.status == embargo::registry::Status::Sealed && a.key.is_none() {
+    if view.status == embargo::log::registry::Status::Sealed && a.key.is_none() {
         bail!(
             "commitment {} is sealed until {}; before then only {} may reveal it: pass its --key",
             c.index,

@@ -1,10 +1,11 @@
 use anyhow::Context;
+use embargo::client::drand::DrandEndpoint;
+use embargo::core::note::{KeyPair, PublicKey};
 use embargo::escrow::Chain;
+use embargo::log::registry::Policy;
+use embargo::log::sequencer::Sequencer;
 use embargo::log::Log;
-use embargo::note::{KeyPair, PublicKey};
-use embargo::registry::Policy;
-use embargo::sequencer::Sequencer;
-use embargo::server::{router, watch_beacons, AppState};
+use embargo::server::{router, AppState};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -145,6 +146,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .await
             .context("the HTTP server failed")
     })
+}
+
+/// Opens escrows whose round has come, with signatures fetched from the drand endpoints at
+/// `urls` (tried in order); returns at once without any. The binary is where the drand client
+/// (`client::drand`) is handed to the service's beacon watcher: the service never imports the
+/// client.
+async fn watch_beacons(state: Arc<AppState>, urls: Vec<String>, every: Duration) {
+    embargo::service::escrow::watch_beacons(state, DrandEndpoint::all(&urls), every).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Stopping is always safe: acknowledged entries are already

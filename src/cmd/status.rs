@@ -1,5 +1,5 @@
+use embargo::api::CommitmentView;
 use embargo::client::Client;
-use embargo::server::CommitmentView;
 
 #[derive(clap::Args)]
 pub struct Args {

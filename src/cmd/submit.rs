@@ -1,8 +1,8 @@
 use anyhow::{bail, Context};
 use embargo::client::Client;
-use embargo::dsse::Envelope;
-use embargo::entry::Statement;
-use embargo::note::{KeyPair, PublicKey};
+use embargo::core::dsse::Envelope;
+use embargo::core::entry::Statement;
+use embargo::core::note::{KeyPair, PublicKey};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

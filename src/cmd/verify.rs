@@ -1,9 +1,9 @@
 use anyhow::{bail, Context};
-use embargo::checkpoint::SignedCheckpoint;
 use embargo::client::Client;
-use embargo::note::PublicKey;
-use embargo::proof::TlogProof;
-use embargo::tlog;
+use embargo::core::checkpoint::SignedCheckpoint;
+use embargo::core::note::PublicKey;
+use embargo::core::proof::TlogProof;
+use embargo::core::tlog;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

@@ -2,7 +2,7 @@
 //! Argument parsing, start-up and printing only; the witness itself is `embargo::witness`.
 
 use anyhow::Context;
-use embargo::note::{KeyPair, PublicKey};
+use embargo::core::note::{KeyPair, PublicKey};
 use embargo::witness::cosignature::Cosigner;
 use embargo::witness::protocol::TrustedLogs;
 use embargo::witness::{server, Witness};

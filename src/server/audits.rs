@@ -13,17 +13,19 @@
 //! | `PUT /v1/commitments/<i>/audits/<entry>/report` | store the report of audit entry `<entry>` (at most [`MAX_REPORT`] bytes) |
 //! | `GET /v1/commitments/<i>/audits/<entry>/report` | the stored report, byte for byte (immutable) |
 
+use super::routes::Routes;
 use super::submit::bad_request;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
-use crate::entry::Leaf;
-use crate::predicate::{AuditReport, Kind, Predicate, TypedStatement};
+use crate::api::{AuditList, AuditView, StoredReport};
+use crate::core::entry::Leaf;
+use crate::core::predicate::{AuditReport, Predicate};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use axum::routing::{get, put};
+use axum::Json;
+
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::Arc;
@@ -31,37 +33,12 @@ use std::sync::Arc;
 /// Largest report the log stores.
 pub const MAX_REPORT: usize = 8 << 20;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/commitments/{index}/audits", get(list))
-        .route(
-            "/v1/commitments/{index}/audits/{entry}/report",
-            get(get_report)
-                .put(put_report)
-                .layer(DefaultBodyLimit::max(MAX_REPORT)),
-        )
-}
-
-/// An audit of a commitment, as listed.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct AuditView {
-    pub entry: u64,
-    pub logged_at: String,
-    pub auditor: String,
-    pub verdict: crate::predicate::Verdict,
-    pub suite_digest: String,
-    pub dataset_digest: String,
-    pub report_digest: String,
-    #[serde(default)]
-    pub metrics: std::collections::BTreeMap<String, f64>,
-    /// Where the full report is (relative to the log's URL), if it was uploaded.
-    pub report: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct AuditList {
-    pub commitment: u64,
-    pub audits: Vec<AuditView>,
+pub(crate) fn routes(t: Routes) -> Routes {
+    let report = "/v1/commitments/{index}/audits/{entry}/report";
+    let limit = || DefaultBodyLimit::max(MAX_REPORT);
+    t.get("/v1/commitments/{index}/audits", list)
+        .add(report, Method::GET, get(get_report).layer(limit()))
+        .add(report, Method::PUT, put(put_report).layer(limit()))
 }
 
 /// The audit-report entry `entry`, which must be about commitment `index`.
@@ -75,12 +52,7 @@ fn audit_entry(s: &AppState, index: u64, entry: u64) -> Result<(Leaf, AuditRepor
     };
     let bytes = s.log.entry(entry)?;
     let leaf = Leaf::parse(&bytes).map_err(|_| not_audit())?;
-    let payload = leaf.envelope.payload_bytes().map_err(|_| not_audit())?;
-    let json: serde_json::Value = serde_json::from_slice(&payload).map_err(|_| not_audit())?;
-    if json["predicateType"] != Kind::AuditReport.predicate_type() {
-        return Err(not_audit());
-    }
-    let st = TypedStatement::parse(Kind::AuditReport, &json).map_err(|_| not_audit())?;
+    let st = leaf.typed().map_err(|_| not_audit())?;
     let Predicate::AuditReport(a) = st.predicate else {
         return Err(not_audit());
     };
@@ -139,17 +111,6 @@ fn parse_pair(index: &str, entry: &str) -> Result<(u64, u64), ApiError> {
         parse_index(index, "the commitment index")?,
         parse_index(entry, "the audit entry index")?,
     ))
-}
-
-/// The answer to a stored report.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct StoredReport {
-    pub commitment: u64,
-    pub entry: u64,
-    pub report_digest: String,
-    pub location: String,
-    /// False if the same report was stored before.
-    pub created: bool,
 }
 
 async fn put_report(

@@ -18,16 +18,16 @@
 //! late, the audit verdicts on its models and its decision batches; for an auditor, its
 //! audits by verdict.
 
+use super::routes::Routes;
 use super::{parse_index, ApiError, AppState};
-use crate::entry::Leaf;
+use crate::core::entry::Leaf;
+use crate::core::predicate::Kind;
+use crate::core::tlog::{self, TileId, TileKind, TILE_WIDTH};
+use crate::log::registry::{Commitment, Party, Status};
 use crate::log::Log;
-use crate::predicate::Kind;
-use crate::registry::{Commitment, Party, Status};
-use crate::tlog::{self, TileId, TileKind, TILE_WIDTH};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -49,14 +49,13 @@ pub const MAX_RESULTS: usize = 50;
 /// How long a computed summary is reused.
 const STATS_TTL: Duration = Duration::from_secs(1);
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/browse/summary", get(summary))
-        .route("/v1/browse/entries", get(entries))
-        .route("/v1/browse/commitments/{index}", get(commitment))
-        .route("/v1/browse/parties", get(parties))
-        .route("/v1/browse/parties/{name}", get(party))
-        .route("/v1/browse/search", get(search))
+pub(crate) fn routes(t: Routes) -> Routes {
+    t.get("/v1/browse/summary", summary)
+        .get("/v1/browse/entries", entries)
+        .get("/v1/browse/commitments/{index}", commitment)
+        .get("/v1/browse/parties", parties)
+        .get("/v1/browse/parties/{name}", party)
+        .get("/v1/browse/search", search)
 }
 
 /// An entry, decoded as far as it decodes. Fields are absent for entries that are not
@@ -429,8 +428,8 @@ async fn summary(State(s): State<Arc<AppState>>) -> Result<Json<Summary>, ApiErr
             audits: st.audits.clone(),
             decision_batches: st.decision_batches,
             parties: PartyCounts {
-                platforms: count(crate::predicate::Role::Platform),
-                auditors: count(crate::predicate::Role::Auditor),
+                platforms: count(crate::core::predicate::Role::Platform),
+                auditors: count(crate::core::predicate::Role::Auditor),
             },
             truncated: st.truncated,
         }))
@@ -576,7 +575,7 @@ pub struct PartyDetail {
     #[serde(flatten)]
     pub party: PartyRecord,
     /// A platform's commitments with their statuses (the first [`MAX_LIST`]).
-    pub commitments: Vec<super::CommitmentView>,
+    pub commitments: Vec<crate::api::CommitmentView>,
     /// Audits written by an auditor, or of a platform's models (the last [`MAX_RELATED`]).
     pub audits: Vec<AuditRow>,
     pub truncated: bool,
@@ -601,7 +600,7 @@ async fn party(
             .registry
             .commitments(Some(&p.name), None, None, MAX_LIST, now)?
             .into_iter()
-            .map(|c| super::CommitmentView::new(&s, c, now))
+            .map(|c| crate::service::commitments::view(&s, c, now))
             .collect();
         let mut audits: Vec<AuditRow> = st
             .audit_rows
@@ -639,7 +638,7 @@ pub struct SearchResults {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<EntrySummary>,
     /// Commitments whose index, digest or model name matched.
-    pub commitments: Vec<super::CommitmentView>,
+    pub commitments: Vec<crate::api::CommitmentView>,
     /// Parties whose name or display name matched.
     pub parties: Vec<Party>,
     /// The scan or a result list stopped at its limit.
@@ -668,7 +667,7 @@ async fn search(
             parties: Vec::new(),
             truncated: false,
         };
-        let view = |c: Commitment| super::CommitmentView::new(&s, c, now);
+        let view = |c: Commitment| crate::service::commitments::view(&s, c, now);
         let index = query.strip_prefix('#').unwrap_or(&query);
         if let Ok(i) = index.parse::<u64>() {
             if i < s.log.size() {

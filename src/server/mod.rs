@@ -1,10 +1,13 @@
 //! The HTTP edge: the C2SP read API (checkpoint, tiles, entry bundles), the submission API and
 //! the proof API, on axum. Every refusal is a 4xx with a JSON body
-//! `{"error": "<code>", "message": "<what was wrong and what to do>"}`.
+//! `{"error": "<code>", "message": "<what was wrong and what to do>"}`, mapped once in
+//! [`error`].
 //!
-//! This module translates between HTTP and [`crate::log`]/[`crate::sequencer`]; it holds no
-//! log state of its own. Submissions are in [`submit`], the operator's API in [`parties`],
-//! commitments, reveals and model downloads in [`commitments`].
+//! Owns: extracting requests, calling [`crate::service`] (or the log's reads), answering;
+//! the table of routes ([`routes`]). Never: decides a rule (those are in the service; admission
+//! in [`submit`] is the one left to move), holds log state of its own, or imports
+//! [`crate::client`]. The operator's API is in [`parties`], commitments, reveals and model
+//! downloads in [`commitments`], escrows in [`escrow`].
 
 mod audits;
 mod browse;
@@ -14,80 +17,71 @@ mod parties;
 mod submit;
 mod web;
 
-pub use audits::{AuditList, AuditView, StoredReport};
-pub use commitments::{CommitmentList, CommitmentView, SIGNATURE_HEADER};
-pub use escrow::{
-    watch_beacons, Chains, Deposited, Opened, OpenedEscrow, RoundSignature, ShareAnswer, SharePost,
-    Skipped,
-};
-pub use parties::{KeyChange, NewParty};
-use submit::bad_request;
-pub use submit::SubmitResponse;
+mod error;
+mod routes;
 
-use crate::entry::MAX_ENTRY_SIZE;
-use crate::log::{Log, LogError};
-use crate::note::PublicKey;
-use crate::registry::AdmitError;
-use crate::sequencer::{Sequencer, SubmitError};
-use crate::tlog::{self, TileId};
+pub use error::ApiError;
+use routes::Routes;
+use submit::bad_request;
+
+use crate::api::{LogInfo, SubmitResponse, MAX_REQUEST_BODY};
+pub use crate::service::AppState;
+
+use crate::core::entry::MAX_ENTRY_SIZE;
+use crate::core::tlog::{self, TileId};
+
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use base64::prelude::{Engine, BASE64_STANDARD};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use serde::Deserialize;
 use std::sync::Arc;
-
-/// Largest request body accepted by `POST /v1/entries` (the leaf limit plus room for
-/// whitespace the log strips when it canonicalizes the envelope).
-pub const MAX_REQUEST_BODY: usize = MAX_ENTRY_SIZE + 4096;
 
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CHECKPOINT_CACHE: &str = "public, max-age=2";
 
-/// Everything the handlers share.
-pub struct AppState {
-    pub log: Arc<Log>,
-    pub sequencer: Sequencer,
-    /// Keys allowed to submit statements of kinds other than Embargo's own, by `<name>+<id>`.
-    pub writers: HashMap<String, PublicKey>,
-    /// The bearer token of the operator API; `None` disables it.
-    pub operator_token: Option<String>,
-    /// Commitments whose reveal upload is in progress (one at a time per commitment).
-    pub revealing: std::sync::Mutex<std::collections::HashSet<u64>>,
-    /// Serializes operator changes, so two registrations of one name cannot race.
-    pub admin: tokio::sync::Mutex<()>,
+/// Every route the log serves, with its handler.
+fn table() -> Routes {
+    let t = Routes::default()
+        .get("/checkpoint", checkpoint)
+        .get("/tile/{*path}", tile)
+        .add(
+            "/v1/entries",
+            Method::POST,
+            post(submit::submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
+        )
+        .get("/v1/entries/{index}", entry)
+        .get("/v1/proof/inclusion", inclusion_proof)
+        .get("/v1/proof/consistency", consistency_proof)
+        .get("/v1/log", log_info)
+        .post("/v1/admin/parties", parties::add)
+        .post("/v1/admin/parties/{name}/keys", parties::change_keys)
+        .get("/v1/parties", parties::list)
+        .get("/v1/parties/{name}", parties::show)
+        .get("/v1/commitments", commitments::list)
+        .get("/v1/commitments/{index}", commitments::show)
+        .post("/v1/commitments/{index}/reveal", commitments::reveal)
+        .get("/v1/commitments/{index}/model", commitments::model);
+    // Timelocked escrows: deposit, download, opening by beacon or by trustees.
+    let t = escrow::routes(t);
+    // The website (`/`, its pages and assets) and the read-only views it uses.
+    let t = browse::routes(t);
+    // Full audit reports, linked from the commitments they audit.
+    let t = audits::routes(t);
+    web::routes(t)
+}
+
+/// `(method, path)` of every route the router serves (paths in axum's syntax: `{index}`, and
+/// `{*rest}` for a catch-all).
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().served()
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
-        .route(
-            "/v1/entries",
-            post(submit::submit).layer(DefaultBodyLimit::max(MAX_REQUEST_BODY)),
-        )
-        .route("/v1/entries/{index}", get(entry))
-        .route("/v1/proof/inclusion", get(inclusion_proof))
-        .route("/v1/proof/consistency", get(consistency_proof))
-        .route("/v1/log", get(log_info))
-        .route("/v1/admin/parties", post(parties::add))
-        .route("/v1/admin/parties/{name}/keys", post(parties::change_keys))
-        .route("/v1/parties", get(parties::list))
-        .route("/v1/parties/{name}", get(parties::show))
-        .route("/v1/commitments", get(commitments::list))
-        .route("/v1/commitments/{index}", get(commitments::show))
-        .route("/v1/commitments/{index}/reveal", post(commitments::reveal))
-        .route("/v1/commitments/{index}/model", get(commitments::model))
-        // Timelocked escrows: deposit, download, opening by beacon or by trustees.
-        .merge(escrow::routes())
-        // The website (`/`, its pages and assets) and the read-only views it uses.
-        .merge(browse::routes())
-        // Full audit reports, linked from the commitments they audit.
-        .merge(audits::routes())
-        .merge(web::routes())
+    table()
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -142,126 +136,14 @@ where
     }
 }
 
-/// A refusal: an HTTP status, a stable error code and a message for a person.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-#[derive(Serialize, Deserialize, Debug)]
-pub struct ErrorBody {
-    pub error: String,
-    pub message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl ApiError {
-    /// The message for a person.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (
-            self.status,
-            Json(ErrorBody {
-                error: self.code.to_owned(),
-                message: self.message,
-            }),
-        )
-            .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
-    }
-}
-
-impl From<LogError> for ApiError {
-    fn from(e: LogError) -> ApiError {
-        match e {
-            LogError::NoSuchEntry { .. } => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            LogError::NoSuchCheckpoint(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "no_such_checkpoint", e.to_string())
-            }
-            LogError::Proof(tlog::ProofError::SizesOutOfOrder { .. })
-            | LogError::Proof(tlog::ProofError::IndexOutOfRange { .. }) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_range", e.to_string())
-            }
-            _ => {
-                tracing::error!(error = %e, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            }
-        }
-    }
-}
-
-impl From<AdmitError> for ApiError {
-    fn from(e: AdmitError) -> ApiError {
-        let (status, code) = match &e {
-            AdmitError::UnknownKey(_) => (StatusCode::FORBIDDEN, "unknown_key"),
-            AdmitError::RevokedKey { .. } => (StatusCode::FORBIDDEN, "revoked_key"),
-            AdmitError::LogOnly { .. } => (StatusCode::FORBIDDEN, "log_only"),
-            AdmitError::WrongParty { .. } => (StatusCode::FORBIDDEN, "wrong_party"),
-            AdmitError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
-            AdmitError::EmbargoPolicy { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "embargo_policy")
-            }
-            AdmitError::NoSuchCommitment(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "no_such_commitment")
-            }
-            AdmitError::NotYourCommitment { .. } => (StatusCode::FORBIDDEN, "not_your_commitment"),
-            AdmitError::AlreadySuperseded(..) => (StatusCode::CONFLICT, "already_superseded"),
-            AdmitError::NotRevealed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_revealed"),
-            AdmitError::DigestMismatch(..) => (StatusCode::UNPROCESSABLE_ENTITY, "digest_mismatch"),
-            AdmitError::UnknownBeacon { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "unknown_beacon")
-            }
-            AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
-            AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
-            AdmitError::AlreadyRevealed { .. } => (StatusCode::CONFLICT, "already_revealed"),
-            AdmitError::EscrowAlreadyInvalid { .. } => (StatusCode::CONFLICT, "not_openable"),
-            AdmitError::KeyInUse { .. } => (StatusCode::CONFLICT, "key_in_use"),
-            AdmitError::StaleRegistration { .. } => (StatusCode::CONFLICT, "registration_race"),
-            AdmitError::NotForTheLog { .. } | AdmitError::Storage(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
-        ApiError::new(status, code, e.to_string())
-    }
-}
-
-impl From<SubmitError> for ApiError {
-    fn from(e: SubmitError) -> ApiError {
-        if let SubmitError::Refused(refusal) = e {
-            return refusal.into();
-        }
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            e.to_string(),
-        )
-    }
+/// 201 for a new entry, 200 for a duplicate, with the entry and its proof.
+fn created_or_ok(answer: SubmitResponse) -> Response {
+    let status = if answer.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(answer)).into_response()
 }
 
 fn text(
@@ -393,15 +275,6 @@ async fn consistency_proof(
         out.push('\n');
     }
     Ok(text(out, "text/plain; charset=utf-8", IMMUTABLE))
-}
-
-/// What a client needs to know to use the log.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct LogInfo {
-    pub origin: String,
-    pub vkey: String,
-    pub size: u64,
-    pub max_entry_size: usize,
 }
 
 async fn log_info(State(s): State<Arc<AppState>>) -> Json<LogInfo> {

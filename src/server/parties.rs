@@ -1,16 +1,18 @@
 //! The operator's API (`/v1/admin/...`, bearer token) and the public party listing.
 //! Every change is a registration entry signed by the log, so who may write is public.
 
-use super::submit::{answer_duplicate, append_as_log, bad_request, respond};
+use super::submit::{bad_request, respond};
 use super::{ApiError, AppState};
-use crate::note::PublicKey;
-use crate::predicate::{party_digest, statement, Kind, Registration, Role, TypedStatement};
-use crate::registry::{AdmitError, Party};
+use crate::api::{KeyChange, NewParty};
+use crate::core::note::PublicKey;
+use crate::core::predicate::{party_digest, statement, Kind, Registration, TypedStatement};
+use crate::log::registry::{AdmitError, Party};
+use crate::service::submit::{answer_duplicate, log_statement};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -45,27 +47,6 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-#[derive(Deserialize, Serialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct NewParty {
-    pub name: String,
-    pub role: Role,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    pub keys: Vec<PublicKey>,
-    #[serde(default)]
-    pub contact: Option<String>,
-}
-
-#[derive(Deserialize, Serialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-pub struct KeyChange {
-    #[serde(default)]
-    pub add: Vec<PublicKey>,
-    #[serde(default)]
-    pub revoke: Vec<PublicKey>,
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
@@ -117,7 +98,7 @@ async fn register(s: &AppState, reg: Registration) -> Result<Response, ApiError>
             format!("this registration would not be a valid entry: {e}"),
         )
     })?;
-    append_as_log(s, Kind::Registration, st).await
+    Ok(respond(log_statement(s, Kind::Registration, st).await?))
 }
 
 pub(crate) async fn add(
@@ -130,7 +111,7 @@ pub(crate) async fn add(
         &body,
         "expected {\"name\", \"role\", \"keys\": [vkey], \"display_name\"?, \"contact\"?}",
     )?;
-    if !crate::note::is_valid_name(&p.name) {
+    if !crate::core::note::is_valid_name(&p.name) {
         return Err(bad_request(
             "bad_name",
             format!("{:?} is not a valid party name: no spaces or '+'", p.name),

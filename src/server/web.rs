@@ -25,11 +25,10 @@
 //! `EMBARGO_WEB_DIR` to a `web/` directory serves the files from disk instead of the embedded
 //! copies.
 
+use super::routes::Routes;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
@@ -73,19 +72,15 @@ static FILES: &[(&str, &str, &[u8])] = &[
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(|h: HeaderMap| page("index", h)))
-        .route("/commitments", get(|h: HeaderMap| page("commitments", h)))
-        .route(
-            "/commitments/{index}",
-            get(|h: HeaderMap| page("commitment", h)),
-        )
-        .route("/parties", get(|h: HeaderMap| page("parties", h)))
-        .route("/parties/{name}", get(|h: HeaderMap| page("party", h)))
-        .route("/entries/{index}", get(|h: HeaderMap| page("entry", h)))
-        .route("/search", get(|h: HeaderMap| page("search", h)))
-        .route("/assets/{*file}", get(asset))
+pub(crate) fn routes(t: Routes) -> Routes {
+    t.get("/", |h: HeaderMap| page("index", h))
+        .get("/commitments", |h: HeaderMap| page("commitments", h))
+        .get("/commitments/{index}", |h: HeaderMap| page("commitment", h))
+        .get("/parties", |h: HeaderMap| page("parties", h))
+        .get("/parties/{name}", |h: HeaderMap| page("party", h))
+        .get("/entries/{index}", |h: HeaderMap| page("entry", h))
+        .get("/search", |h: HeaderMap| page("search", h))
+        .get("/assets/{*file}", asset)
 }
 
 /// The parts of `pages/<page>.html`: what its opening comment says, and its `<main>`.

@@ -7,13 +7,13 @@
 //! never reads a clock, a file or the network; callers pass the timestamp in.
 //!
 //! Written here rather than taken from the `signed_note` crate: version 0.2 (the one
-//! [`crate::note`] builds on) knows only signature type 0x01 and computes key IDs over
+//! [`crate::core::note`] builds on) knows only signature type 0x01 and computes key IDs over
 //! whatever bytes it is handed, so it has no cosignature message, no timestamp and no 0x04
 //! vkeys. It still parses the note and its signature lines for us, and [`WitnessKey`]
 //! implements its [`signed_note::Verifier`] so callers can mix witness and log keys in one
 //! `VerifierList`.
 
-use crate::note::{is_valid_name, KeyPair};
+use crate::core::note::{is_valid_name, KeyPair};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use sha2::{Digest, Sha256};
 use std::fmt;

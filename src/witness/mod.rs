@@ -136,9 +136,9 @@ fn now() -> Result<u64, WitnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Checkpoint;
-    use crate::note::KeyPair;
-    use crate::tlog::EMPTY_HASH;
+    use crate::core::checkpoint::Checkpoint;
+    use crate::core::note::KeyPair;
+    use crate::core::tlog::EMPTY_HASH;
 
     #[test]
     fn cosignature_timestamps_never_go_back() {

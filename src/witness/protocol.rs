@@ -7,9 +7,9 @@
 //! clock or the network, never signs: [`super::Witness`] does that under the per-origin lock.
 
 use super::cosignature::split_note;
-use crate::checkpoint::Checkpoint;
-use crate::note::PublicKey;
-use crate::tlog::{verify_consistency, Hash, EMPTY_HASH};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::note::PublicKey;
+use crate::core::tlog::{verify_consistency, Hash, EMPTY_HASH};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use std::collections::HashMap;
 
@@ -279,8 +279,8 @@ fn check_consistency(req: &AddCheckpoint, latest: Option<&Checkpoint>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyPair;
-    use crate::tlog::{record_hash, MemoryTiles, RightEdge};
+    use crate::core::note::KeyPair;
+    use crate::core::tlog::{record_hash, MemoryTiles, RightEdge};
 
     const ORIGIN: &str = "example.com/log";
 
@@ -321,7 +321,7 @@ mod tests {
 
         fn proof(&self, old: u64) -> Vec<Hash> {
             let size = self.edge.size();
-            crate::tlog::prove_consistency(&self.tiles, size, old, size).unwrap()
+            crate::core::tlog::prove_consistency(&self.tiles, size, old, size).unwrap()
         }
 
         /// A request body from `old` to the current size, signed by `signer`.

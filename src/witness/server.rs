@@ -109,8 +109,8 @@ async fn checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Checkpoint;
-    use crate::note::KeyPair;
+    use crate::core::checkpoint::Checkpoint;
+    use crate::core::note::KeyPair;
     use crate::witness::cosignature::{verify_cosignatures, Cosigner};
     use crate::witness::protocol::TrustedLogs;
     use crate::witness::state::origin_hash;
@@ -146,7 +146,7 @@ mod tests {
         let cp = Checkpoint {
             origin: "example.com/log".into(),
             size: 0,
-            root: crate::tlog::EMPTY_HASH,
+            root: crate::core::tlog::EMPTY_HASH,
         };
         cp.sign(log).unwrap().text
     }

@@ -20,7 +20,7 @@
 //! advance from the same old size. This module never decides what to cosign: the closure
 //! passed to [`WitnessState::advance`] does.
 
-use crate::checkpoint::Checkpoint;
+use crate::core::checkpoint::Checkpoint;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -282,7 +282,7 @@ fn load_record(path: &Path, name: String) -> Result<(String, Record), StateError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlog::Hash;
+    use crate::core::tlog::Hash;
 
     fn record(origin: &str, size: u64) -> Record {
         let checkpoint = Checkpoint {

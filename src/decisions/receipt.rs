@@ -4,16 +4,18 @@
 //! `schema/decision-receipts.md`) and [`Receipt::verify`], which checks the chain
 //! record → batch root → batch entry → checkpoint signature → log inclusion and says which link
 //! broke ([`ReceiptError::link`]). It is pure: it never reads files or talks to the log, and it
-//! does not run models (that is [`crate::replay`]).
+//! does not run models (that is [`crate::decisions::replay`]).
 
-use crate::batch::verify_proof;
-use crate::checkpoint::SignedCheckpoint;
-use crate::decision::{parse_hash, parse_salt, record_leaf, DecisionRecord, RecordError};
-use crate::digest::Hash;
-use crate::entry::Leaf;
-use crate::note::PublicKey;
-use crate::predicate::{hex, DecisionBatch, Kind, Predicate, TypedStatement};
-use crate::proof::{TlogProof, TlogProofError};
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::entry::{Leaf, TypedError};
+use crate::core::note::PublicKey;
+use crate::core::predicate::{hex, DecisionBatch, Kind, Predicate};
+use crate::core::proof::{TlogProof, TlogProofError};
+use crate::decisions::batch::verify_proof;
+use crate::decisions::decision::{
+    parse_hash, parse_salt, record_leaf, DecisionRecord, RecordError,
+};
+use crate::model::digest::Hash;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -208,19 +210,14 @@ impl Receipt {
         let entry_err = |m: String| ReceiptError::BatchEntry(m);
         let leaf = Leaf::parse(self.entry.as_bytes())
             .map_err(|e| entry_err(format!("the entry is not an Embargo leaf: {e}")))?;
-        let payload = leaf
-            .envelope
-            .payload_bytes()
-            .map_err(|e| entry_err(e.to_string()))?;
-        let json: serde_json::Value = serde_json::from_slice(&payload)
-            .map_err(|e| entry_err(format!("the entry's statement is not JSON: {e}")))?;
-        if json["predicateType"] != Kind::DecisionBatch.predicate_type() {
-            return Err(entry_err("the entry is not a decision-batch entry".into()));
-        }
-        let st = TypedStatement::parse(Kind::DecisionBatch, &json)
-            .map_err(|e| entry_err(e.to_string()))?;
+        let not_batch = || entry_err("the entry is not a decision-batch entry".into());
+        let st = leaf.typed().map_err(|e| match e {
+            TypedError::NotEmbargo(_) => not_batch(),
+            e if e.kind().is_some_and(|k| k != Kind::DecisionBatch) => not_batch(),
+            e => entry_err(e.to_string()),
+        })?;
         let Predicate::DecisionBatch(batch) = st.predicate else {
-            unreachable!("parsed as a decision batch")
+            return Err(not_batch());
         };
         if st.subject_digest != hex(&root) {
             return Err(entry_err(format!(
@@ -277,16 +274,16 @@ impl Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{prove_chunks, scan, BatchError};
-    use crate::dsse::Envelope;
-    use crate::note::KeyPair;
-    use crate::tlog;
+    use crate::core::dsse::Envelope;
+    use crate::core::note::KeyPair;
+    use crate::core::tlog;
+    use crate::decisions::batch::{prove_chunks, scan, BatchError};
 
     /// A batch of `n` records, logged as entry 1 of a two-entry tree signed by a test log key.
     fn receipts(n: usize) -> (Vec<Receipt>, KeyPair) {
         let mut data = Vec::new();
         for i in 0..n {
-            let mut r = crate::decision::tests::sample("social.example", 3, 2);
+            let mut r = crate::decisions::decision::tests::sample("social.example", 3, 2);
             r["subject"] = format!("u-{i}").into();
             data.extend(serde_json::to_vec(&r).unwrap());
             data.push(b'\n');
@@ -309,7 +306,7 @@ mod tests {
         let other = tlog::record_hash(b"entry 0");
         let this = tlog::record_hash(entry.as_bytes());
         let root = tlog::node_hash(other, this);
-        let cp = crate::checkpoint::Checkpoint {
+        let cp = crate::core::checkpoint::Checkpoint {
             origin: "log.test/receipts".into(),
             size: 2,
             root,
@@ -339,7 +336,8 @@ mod tests {
     fn honest_receipts_verify_and_each_broken_link_is_named() {
         let (rs, log) = receipts(5);
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../schema/decision-receipt.schema.json")).unwrap();
+            serde_json::from_str(include_str!("../../schema/decision-receipt.schema.json"))
+                .unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         for r in &rs {
             assert!(validator.is_valid(&serde_json::to_value(r).unwrap()));

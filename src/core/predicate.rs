@@ -3,9 +3,9 @@
 //!
 //! [`TypedStatement::parse`] checks a statement against its kind's schema and returns the typed
 //! predicate; it is pure and knows nothing of the log's state. Who may write which kind, and
-//! the checks against earlier entries, live in [`crate::registry`].
+//! the checks against earlier entries, live in [`crate::log::registry`].
 
-use crate::note::PublicKey;
+use crate::core::note::PublicKey;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,11 +48,11 @@ impl Kind {
     /// The JSON Schema (draft 2020-12) of the whole statement of this kind.
     pub fn schema_text(self) -> &'static str {
         match self {
-            Kind::Registration => include_str!("../schema/registration.schema.json"),
-            Kind::ModelCommitment => include_str!("../schema/model-commitment.schema.json"),
-            Kind::DecisionBatch => include_str!("../schema/decision-batch.schema.json"),
-            Kind::Reveal => include_str!("../schema/reveal.schema.json"),
-            Kind::AuditReport => include_str!("../schema/audit-report.schema.json"),
+            Kind::Registration => include_str!("../../schema/registration.schema.json"),
+            Kind::ModelCommitment => include_str!("../../schema/model-commitment.schema.json"),
+            Kind::DecisionBatch => include_str!("../../schema/decision-batch.schema.json"),
+            Kind::Reveal => include_str!("../../schema/reveal.schema.json"),
+            Kind::AuditReport => include_str!("../../schema/audit-report.schema.json"),
         }
     }
 
@@ -447,7 +447,7 @@ pub fn statement(
     predicate: &impl Serialize,
 ) -> serde_json::Value {
     serde_json::json!({
-        "_type": crate::entry::STATEMENT_TYPE,
+        "_type": crate::core::entry::STATEMENT_TYPE,
         "subject": [{"name": subject_name, "digest": {digest_alg: digest_hex}}],
         "predicateType": kind.predicate_type(),
         "predicate": predicate,
@@ -457,7 +457,7 @@ pub fn statement(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyPair;
+    use crate::core::note::KeyPair;
 
     fn commitment_statement() -> serde_json::Value {
         serde_json::json!({

@@ -22,7 +22,7 @@
 //!    path in the whole tree; the tests check it against `rs_merkle` over all leaves.
 //!
 //! Leaves and nodes are hashed four at a time with the AVX-512 Keccak where the CPU has it
-//! ([`crate::digest::prefixed_hashes_x4`]), and records are parsed on all cores (rayon).
+//! ([`crate::model::digest::prefixed_hashes_x4`]), and records are parsed on all cores (rayon).
 //!
 //! # Cutting batches by time
 //!
@@ -34,7 +34,7 @@
 //! of the open batch in order (a spool file) to write receipts with [`prove_chunks`] later.
 //!
 //! ```no_run
-//! # use embargo::batch::WindowBatcher;
+//! # use embargo::decisions::batch::WindowBatcher;
 //! # fn sign_and_log(_statement: serde_json::Value) {}
 //! # let decisions: Vec<Vec<u8>> = Vec::new();
 //! let mut batcher = WindowBatcher::new("social.example", 3, chrono::Duration::minutes(10));
@@ -49,14 +49,14 @@
 //! if let Some(last) = batcher.close() {
 //!     sign_and_log(last.statement());
 //! }
-//! # Ok::<(), embargo::batch::BatchError>(())
+//! # Ok::<(), embargo::decisions::batch::BatchError>(())
 //! ```
 
-use crate::decision::{line_bytes, DecisionRecord, RecordError};
-use crate::digest::{
+use crate::core::predicate::{statement, DecisionBatch, Kind, Window};
+use crate::decisions::decision::{line_bytes, DecisionRecord, RecordError};
+use crate::model::digest::{
     leaf_hash, node_hash, prefixed_hashes_x4, root_from_audit_path, Hash, Sha3Prefixed,
 };
-use crate::predicate::{statement, DecisionBatch, Kind, Window};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use rs_merkle::MerkleTree;
@@ -255,7 +255,7 @@ impl BatchTree {
             Kind::DecisionBatch,
             "decision-batch",
             "sha3-256",
-            &crate::predicate::hex(&self.root),
+            &crate::core::predicate::hex(&self.root),
             predicate,
         )
     }
@@ -603,7 +603,7 @@ mod tests {
     fn records(n: usize, platform: &str) -> Vec<u8> {
         let mut out = Vec::new();
         for i in 0..n {
-            let mut r = crate::decision::tests::sample(platform, 3, 1 + i % 3);
+            let mut r = crate::decisions::decision::tests::sample(platform, 3, 1 + i % 3);
             r["time"] = format!("2026-11-24T12:00:{:02}.000Z", i % 60).into();
             r["subject"] = format!("u-{i}").into();
             out.extend(serde_json::to_vec(&r).unwrap());
@@ -759,7 +759,7 @@ mod tests {
         let mut closed = Vec::new();
         let mut leaves_of_first = Vec::new();
         for s in [1, 2, 9, 10, 15, 31] {
-            let mut r = crate::decision::tests::sample("social.example", 3, 2);
+            let mut r = crate::decisions::decision::tests::sample("social.example", 3, 2);
             // The last instant of a window stays in it, even below a millisecond.
             let frac = if s == 9 { "999999" } else { "000" };
             r["time"] = format!("2026-11-24T12:00:{s:02}.{frac}Z").into();
@@ -783,7 +783,7 @@ mod tests {
             "2026-11-24T12:00:09.999999999+00:00"
         );
         assert_eq!(closed[1].predicate.record_count, 2);
-        let mut late = crate::decision::tests::sample("social.example", 3, 2);
+        let mut late = crate::decisions::decision::tests::sample("social.example", 3, 2);
         late["time"] = "2026-11-24T12:00:05.000Z".into();
         assert!(matches!(
             b.push(&serde_json::to_vec(&late).unwrap()),
@@ -793,6 +793,6 @@ mod tests {
         let last = b.tick("2026-11-24T12:00:40Z".parse().unwrap()).unwrap();
         assert_eq!(last.predicate.record_count, 1);
         let st = last.statement();
-        crate::predicate::TypedStatement::parse(Kind::DecisionBatch, &st).unwrap();
+        crate::core::predicate::TypedStatement::parse(Kind::DecisionBatch, &st).unwrap();
     }
 }

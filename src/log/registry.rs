@@ -1,5 +1,5 @@
 //! The log's registry of parties and model commitments, kept in `sled` trees beside the
-//! dedup index: the records of [`crate::records`], a key -> party map, commitments by
+//! dedup index: the records of [`crate::core::records`], a key -> party map, commitments by
 //! platform, and escrows by lock (all, and those still pending).
 //!
 //! Derived state: rebuilt from the log's entries if it falls behind (see [`crate::log`]).
@@ -7,9 +7,9 @@
 //! sequencer applies to its in-batch view ([`crate::rules::apply`]). The rules themselves
 //! live in [`crate::rules`]; nothing here decides admission, and nothing here does HTTP.
 
-use crate::note::PublicKey;
-use crate::predicate::Escrow;
-pub use crate::records::{rfc3339, Commitment, Party, RevealRecord, RevokedKey, Status};
+use crate::core::note::PublicKey;
+use crate::core::predicate::Escrow;
+pub use crate::core::records::{rfc3339, Commitment, Party, RevealRecord, RevokedKey, Status};
 pub use crate::rules::{AdmitError, Effect, Policy, Signer};
 use crate::rules::{RegistryStore, RegistryView};
 use chrono::{DateTime, Utc};
@@ -292,7 +292,7 @@ impl RegistryStore for &Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predicate::{
+    use crate::core::predicate::{
         ModelCommitment, ModelInfo, Predicate, Reveal, RevealedBy, TypedStatement,
     };
 

@@ -3,12 +3,12 @@
 //! escrow-invalid) and a party's key history.
 //!
 //! Pure data and pure transitions: no storage, no clock (times come in as arguments), no
-//! HTTP. [`crate::registry`] keeps these records in `sled`; [`crate::rules`] reads them to
+//! HTTP. [`crate::log::registry`] keeps these records in `sled`; [`crate::rules`] reads them to
 //! decide admission; a batch being sequenced applies the same transitions to its own
 //! in-memory view, so every rule sees the log exactly as of an entry's position.
 
-use crate::note::PublicKey;
-use crate::predicate::{
+use crate::core::note::PublicKey;
+use crate::core::predicate::{
     Escrow, ModelCommitment, ModelInfo, Registration, Reveal, RevealedBy, Role,
 };
 use chrono::{DateTime, Duration, Utc};

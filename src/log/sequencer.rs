@@ -15,14 +15,16 @@
 //! If storage fails mid-batch, every submitter in the batch gets an error and the writer
 //! reloads its state from the last checkpoint on disk, exactly as after a crash.
 
-use crate::checkpoint::Checkpoint;
-use crate::entry::{encode_leaf, format_logged_at};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::entry::{encode_leaf, format_logged_at};
+use crate::core::records::{Commitment, Party};
+use crate::core::tlog::{
+    self, encode_bundle, MemoryTiles, RightEdge, TileId, TileKind, TILE_WIDTH,
+};
+use crate::log::registry::Registry;
+use crate::log::store::FileWrite;
 use crate::log::{Log, LogError, Recovered, Snapshot, MAX_BATCH};
-use crate::records::{Commitment, Party};
-use crate::registry::Registry;
 use crate::rules::{self, AdmitError, Effect, RegistryStore, RegistryView};
-use crate::store::FileWrite;
-use crate::tlog::{self, encode_bundle, MemoryTiles, RightEdge, TileId, TileKind, TILE_WIDTH};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};

@@ -5,7 +5,8 @@
 //! at most [`MAX_ENTRY_SIZE`] bytes. This module owns that format and the statement's shape; it
 //! never decides who may write (that is the server's policy) and does no I/O.
 
-use crate::dsse::Envelope;
+use crate::core::dsse::{DsseError, Envelope};
+use crate::core::predicate::{Kind, PredicateError, TypedStatement};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,41 @@ pub struct Leaf {
 impl Leaf {
     pub fn parse(bytes: &[u8]) -> Result<Leaf, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// The Embargo statement this leaf carries: its kind read from the predicate type, then
+    /// parsed and checked as that kind. The one decoding of a leaf's statement.
+    pub fn typed(&self) -> Result<TypedStatement, TypedError> {
+        let payload = self.envelope.payload_bytes().map_err(TypedError::Payload)?;
+        let json: serde_json::Value = serde_json::from_slice(&payload).map_err(TypedError::Json)?;
+        let predicate_type = json["predicateType"].as_str().unwrap_or_default();
+        let kind = Kind::from_predicate_type(predicate_type)
+            .ok_or_else(|| TypedError::NotEmbargo(predicate_type.to_owned()))?;
+        TypedStatement::parse(kind, &json).map_err(|error| TypedError::Statement { kind, error })
+    }
+}
+
+/// Why a leaf carries no valid Embargo statement.
+#[derive(Debug, thiserror::Error)]
+pub enum TypedError {
+    #[error(transparent)]
+    Payload(DsseError),
+    #[error("the entry's statement is not JSON: {0}")]
+    Json(serde_json::Error),
+    #[error("the entry's predicate type {0:?} is not one of Embargo's")]
+    NotEmbargo(String),
+    /// A statement of an Embargo kind that does not parse as that kind.
+    #[error("{error}")]
+    Statement { kind: Kind, error: PredicateError },
+}
+
+impl TypedError {
+    /// The kind the leaf claims to be, if it names one of Embargo's.
+    pub fn kind(&self) -> Option<Kind> {
+        match self {
+            TypedError::Statement { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 }
 
@@ -117,7 +153,7 @@ fn is_absolute_uri(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyPair;
+    use crate::core::note::KeyPair;
 
     #[test]
     fn leaf_has_the_documented_shape_and_parses_back() {

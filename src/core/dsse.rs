@@ -4,7 +4,7 @@
 //! Owns the envelope's wire form, its canonical serialization (what the log stores and
 //! deduplicates on), signing and verification. Knows nothing of what the payload means.
 
-use crate::note::{KeyPair, PublicKey};
+use crate::core::note::{KeyPair, PublicKey};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde::{Deserialize, Serialize};
 

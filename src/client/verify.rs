@@ -14,12 +14,12 @@
 //!
 //! Never does I/O itself except in [`signer_valid_at`], through [`crate::client::Client`].
 
-use crate::checkpoint::SignedCheckpoint;
 use crate::client::Client;
-use crate::entry::Leaf;
-use crate::note::PublicKey;
-use crate::predicate::{Kind, Predicate, Registration, TypedStatement};
-use crate::proof::TlogProof;
+use crate::core::checkpoint::SignedCheckpoint;
+use crate::core::entry::Leaf;
+use crate::core::note::PublicKey;
+use crate::core::predicate::{Kind, Predicate, Registration, TypedStatement};
+use crate::core::proof::TlogProof;
 
 /// Why a signing key is not valid for a party at an entry's index.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -103,7 +103,9 @@ impl KeyHistory {
             });
         }
         if at < self.entry {
-            return self.decide(at, registration).map(|k| Step::Valid(Box::new(k)));
+            return self
+                .decide(at, registration)
+                .map(|k| Step::Valid(Box::new(k)));
         }
         match registration.previous {
             None => Err(KeyError::NotYetRegistered {
@@ -239,8 +241,8 @@ pub fn typed(leaf: &Leaf, kind: Kind, index: u64) -> anyhow::Result<TypedStateme
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyPair;
-    use crate::predicate::Role;
+    use crate::core::note::KeyPair;
+    use crate::core::predicate::Role;
 
     fn key(name: &str) -> PublicKey {
         KeyPair::generate(name).unwrap().public().clone()

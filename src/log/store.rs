@@ -6,7 +6,7 @@
 //! checkpoint's size is garbage from an interrupted batch, which [`TileStore::discard_uncommitted`]
 //! removes on start-up. This module never decides what to write; the sequencer does.
 
-use crate::tlog::{ProofError, TileId, TileKind, TileSource, TILE_HEIGHT, TILE_WIDTH};
+use crate::core::tlog::{ProofError, TileId, TileKind, TileSource, TILE_HEIGHT, TILE_WIDTH};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};

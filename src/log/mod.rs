@@ -1,20 +1,27 @@
 //! The log as a whole: opening and recovering the data directory, the current published
 //! state, and the read side (checkpoint, entries, proofs). Writes go through
-//! [`crate::sequencer`]. HTTP lives in [`crate::server`]; this module knows nothing of it.
+//! [`crate::log::sequencer`]. HTTP lives in [`crate::server`]; this module knows nothing of it.
 
-use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::entry::Leaf;
-use crate::index::{Index, IndexError};
-use crate::lock::DirLock;
-use crate::note::KeyPair;
-use crate::predicate::{Kind, TypedStatement};
-use crate::proof::TlogProof;
-use crate::registry::{Effect, Policy, Registry, Signer};
-use crate::store::TileStore;
-use crate::tlog::{
+pub mod blobs;
+pub mod index;
+pub mod lock;
+pub mod registry;
+pub mod sequencer;
+pub mod store;
+
+use crate::core::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::core::entry::Leaf;
+use crate::core::note::KeyPair;
+use crate::core::predicate::{Kind, TypedStatement};
+use crate::core::proof::TlogProof;
+use crate::core::tlog::{
     self, decode_bundle, Hash, MemoryTiles, ProofError, RightEdge, TileId, TileKind, TileSource,
     TILE_WIDTH,
 };
+use crate::log::index::{Index, IndexError};
+use crate::log::lock::DirLock;
+use crate::log::registry::{Effect, Policy, Registry, Signer};
+use crate::log::store::TileStore;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -30,7 +37,7 @@ pub enum LogError {
         source: std::io::Error,
     },
     #[error("the checkpoint in {0} is not signed by this log's key: is --key the key this log was created with?")]
-    ForeignCheckpoint(PathBuf, #[source] crate::checkpoint::CheckpointError),
+    ForeignCheckpoint(PathBuf, #[source] crate::core::checkpoint::CheckpointError),
     #[error(
         "{0} holds tiles but no checkpoint: it is not an Embargo log directory, or it is damaged"
     )]
@@ -48,7 +55,7 @@ pub enum LogError {
     #[error("signing the checkpoint failed: {0}")]
     Sign(String),
     #[error(transparent)]
-    Lock(#[from] crate::lock::LockError),
+    Lock(#[from] crate::log::lock::LockError),
 }
 
 impl LogError {
@@ -132,7 +139,7 @@ pub struct Log {
     pub(crate) index: Index,
     pub(crate) key: KeyPair,
     pub registry: Registry,
-    blobs: crate::blobs::BlobStore,
+    blobs: crate::log::blobs::BlobStore,
     state: RwLock<Arc<Snapshot>>,
     /// Held for the log's life: no other process opens this data directory meanwhile.
     lock: std::sync::Mutex<DirLock>,
@@ -190,8 +197,8 @@ impl Log {
         let index = Index::open(&dir.join("index"))?;
         let registry = Registry::open(index.db(), policy).map_err(IndexError::from)?;
         let blobs_dir = dir.join("blobs");
-        let blobs =
-            crate::blobs::BlobStore::open(&blobs_dir).map_err(|e| LogError::io(&blobs_dir, e))?;
+        let blobs = crate::log::blobs::BlobStore::open(&blobs_dir)
+            .map_err(|e| LogError::io(&blobs_dir, e))?;
         let log = Arc::new(Log {
             store,
             index,
@@ -272,7 +279,7 @@ impl Log {
         self.snapshot().size()
     }
 
-    pub fn blobs(&self) -> &crate::blobs::BlobStore {
+    pub fn blobs(&self) -> &crate::log::blobs::BlobStore {
         &self.blobs
     }
 

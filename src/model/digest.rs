@@ -34,10 +34,10 @@
 //!
 //! ```no_run
 //! # use std::path::Path;
-//! # use embargo::digest::digest_path;
+//! # use embargo::model::digest::digest_path;
 //! let manifest = digest_path(Path::new("models/ranker-v3"), None)?;
 //! println!("{}  ({} files, {} bytes)", manifest.digest(), manifest.file_count(), manifest.total_size());
-//! # Ok::<(), embargo::digest::DigestError>(())
+//! # Ok::<(), embargo::model::digest::DigestError>(())
 //! ```
 
 use std::collections::HashSet;
@@ -1986,7 +1986,7 @@ mod tests {
     #[test]
     fn pinned_vectors() {
         let pinned: VectorFile =
-            serde_json::from_str(include_str!("../schema/model-digest-vectors.json")).unwrap();
+            serde_json::from_str(include_str!("../../schema/model-digest-vectors.json")).unwrap();
         assert_eq!(pinned.chunk_size, CHUNK_SIZE);
         for vector in &pinned.vectors {
             let dir = tempfile::tempdir().unwrap();

@@ -3,9 +3,9 @@
 //!
 //! Owns the text format and the offline check. Never fetches anything.
 
-use crate::checkpoint::{CheckpointError, SignedCheckpoint};
-use crate::note::PublicKey;
-use crate::tlog::{self, Hash, ProofError};
+use crate::core::checkpoint::{CheckpointError, SignedCheckpoint};
+use crate::core::note::PublicKey;
+use crate::core::tlog::{self, Hash, ProofError};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";

@@ -9,11 +9,11 @@
 //! <bytes of file 1><bytes of file 2>...
 //! ```
 //!
-//! Paths follow the manifest rules of [`crate::digest`]. The header is bounded
+//! Paths follow the manifest rules of [`crate::model::digest`]. The header is bounded
 //! ([`MAX_HEADER_BYTES`], [`MAX_FILES`]); the body is exactly the declared sizes. This module
 //! parses and writes streams; it never decides whether a stream is acceptable for a commitment.
 
-use crate::digest::{DigestError, Manifest, StreamingDigest};
+use crate::model::digest::{DigestError, Manifest, StreamingDigest};
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -203,7 +203,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("config.json"), b"{}").unwrap();
         std::fs::write(dir.path().join("sub/weights.bin"), vec![7u8; 3 << 20]).unwrap();
-        let manifest = crate::digest::digest_path(dir.path(), None).unwrap();
+        let manifest = crate::model::digest::digest_path(dir.path(), None).unwrap();
         let mut stream = Vec::new();
         write_stream(dir.path(), &manifest, &mut stream).unwrap();
         let mut r = io::Cursor::new(stream);

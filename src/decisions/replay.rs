@@ -6,7 +6,7 @@
 //! [`Scorer`] trait; this module never loads models, reads files or talks to the log
 //! (`embargo replay`, in `src/cmd/replay.rs`, does, and verifies each receipt first).
 
-use crate::decision::{inputs_digest, DecisionRecord};
+use crate::decisions::decision::{inputs_digest, DecisionRecord};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 

@@ -1,10 +1,10 @@
 //! Checkpoints (c2sp.org/tlog-checkpoint): the log's signed statement of its size and root hash.
 //!
 //! Owns the three-line note body and its signing and verification. Never reads tiles or the
-//! disk: that is [`crate::store`]'s job.
+//! disk: that is [`crate::log::store`]'s job.
 
-use crate::note::{self, KeyPair, NoteError, PublicKey};
-use crate::tlog::Hash;
+use crate::core::note::{self, KeyPair, NoteError, PublicKey};
+use crate::core::tlog::Hash;
 use base64::prelude::{Engine, BASE64_STANDARD};
 
 /// The body of a checkpoint: origin, tree size, root hash (no extension lines).

@@ -10,7 +10,7 @@
 //! A record's leaf bytes are exactly the bytes of its JSON text as the platform wrote them (one
 //! line of the batch's JSONL file, without the line's `\n` or `\r\n`). Nothing is re-encoded:
 //! the receipt carries those bytes, so there is no canonical form to agree on. The leaf hash is
-//! `SHA3-256(0x00 || leaf bytes)` ([`crate::digest::leaf_hash`]); `schema/decision-receipts.md`
+//! `SHA3-256(0x00 || leaf bytes)` ([`crate::model::digest::leaf_hash`]); `schema/decision-receipts.md`
 //! writes this down.
 //!
 //! # Salted input digests
@@ -21,7 +21,7 @@
 //! `canonical` is [`canonical_json`]. A digest-only candidate cannot be replayed unless someone
 //! supplies inputs that match the digest.
 
-use crate::digest::{leaf_hash, Hash};
+use crate::model::digest::{leaf_hash, Hash};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
@@ -304,7 +304,7 @@ pub fn inputs_digest(
     h.update(INPUTS_DOMAIN);
     h.update(salt);
     h.update(&canonical);
-    format!("sha3-256:{}", crate::predicate::hex(&h.finalize()))
+    format!("sha3-256:{}", crate::core::predicate::hex(&h.finalize()))
 }
 
 /// Parses a 32-byte salt from 64 hex digits.
@@ -393,7 +393,7 @@ pub(crate) mod tests {
     #[test]
     fn the_schema_agrees_with_the_typed_checks() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../schema/decision-record.schema.json")).unwrap();
+            serde_json::from_str(include_str!("../../schema/decision-record.schema.json")).unwrap();
         let v = jsonschema::options()
             .should_validate_formats(true)
             .build(&schema)
