@@ -8,6 +8,7 @@ use crate::log::registry::AdmitError;
 use crate::log::sequencer;
 use crate::log::LogError;
 use crate::service::error::CommitmentError;
+use crate::service::parties::PartyError;
 use crate::service::submit::SubmitError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -206,6 +207,34 @@ impl From<CommitmentError> for ApiError {
                     E::Registry(e) => e.into(),
                     E::Log(e) => e.into(),
                     E::Submit(e) => (*e).into(),
+                    _ => unreachable!("matched above"),
+                }
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<PartyError> for ApiError {
+    fn from(e: PartyError) -> ApiError {
+        use PartyError as E;
+        use StatusCode as S;
+        let (status, code) = match &e {
+            E::OperatorApiDisabled => (S::FORBIDDEN, "operator_api_disabled"),
+            E::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            E::BadName(_) => (S::BAD_REQUEST, "bad_name"),
+            E::NoKeys => (S::BAD_REQUEST, "no_keys"),
+            E::NoChange => (S::BAD_REQUEST, "no_change"),
+            E::AlreadyRegistered { .. } => (S::CONFLICT, "already_registered"),
+            E::NoSuchParty(_) => (S::NOT_FOUND, "no_such_party"),
+            E::NotACurrentKey { .. } => (S::UNPROCESSABLE_ENTITY, "not_a_current_key"),
+            E::RevokedKey { .. } => (S::UNPROCESSABLE_ENTITY, "revoked_key"),
+            E::KeyInUse { .. } => (S::CONFLICT, "key_in_use"),
+            E::BadRegistration(_) => (S::BAD_REQUEST, "bad_registration"),
+            E::Submit(_) | E::Registry(_) => {
+                return match e {
+                    E::Submit(s) => (*s).into(),
+                    E::Registry(r) => r.into(),
                     _ => unreachable!("matched above"),
                 }
             }

@@ -15,6 +15,7 @@
 pub mod commitments;
 pub mod error;
 pub mod escrow;
+pub mod parties;
 pub mod submit;
 
 use crate::core::note::PublicKey;
