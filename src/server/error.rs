@@ -8,6 +8,7 @@ use crate::log::registry::AdmitError;
 use crate::log::sequencer;
 use crate::log::LogError;
 use crate::service::error::CommitmentError;
+use crate::service::audits::AuditError;
 use crate::service::parties::PartyError;
 use crate::service::submit::SubmitError;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -238,6 +239,24 @@ impl From<PartyError> for ApiError {
                     _ => unreachable!("matched above"),
                 }
             }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> ApiError {
+        use AuditError as E;
+        use StatusCode as S;
+        let (status, code) = match e {
+            E::Registry(r) => return r.into(),
+            E::Log(l) => return l.into(),
+            E::NoSuchCommitment(_) => (S::NOT_FOUND, "no_such_commitment"),
+            E::NoSuchAudit { .. } => (S::NOT_FOUND, "no_such_audit"),
+            E::DigestMismatch { .. } => (S::UNPROCESSABLE_ENTITY, "digest_mismatch"),
+            E::BadReport => (S::BAD_REQUEST, "bad_report"),
+            E::NoReport { .. } => (S::NOT_FOUND, "no_report"),
+            E::Storage(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiError::new(status, code, e.to_string())
     }

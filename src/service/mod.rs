@@ -12,6 +12,7 @@
 //! Submissions, the party's and the log's own, go through [`submit`]: the one path into the
 //! sequencer, where the rules are decided in log order.
 
+pub mod audits;
 pub mod commitments;
 pub mod error;
 pub mod escrow;
