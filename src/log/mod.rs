@@ -135,10 +135,10 @@ pub fn dedup_key(envelope_json: &str) -> [u8; 32] {
 
 /// A log opened on its data directory.
 pub struct Log {
-    pub(crate) store: TileStore,
-    pub(crate) index: Index,
-    pub(crate) key: KeyPair,
-    pub registry: Registry,
+    store: TileStore,
+    index: Index,
+    key: KeyPair,
+    registry: Registry,
     blobs: crate::log::blobs::BlobStore,
     state: RwLock<Arc<Snapshot>>,
     /// Held for the log's life: no other process opens this data directory meanwhile.
@@ -277,6 +277,16 @@ impl Log {
 
     pub fn size(&self) -> u64 {
         self.snapshot().size()
+    }
+
+    /// The registry of parties and commitments, as of the last checkpoint.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The derived index (dedup, published checkpoints); the sequencer records into it.
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
     }
 
     pub fn blobs(&self) -> &crate::log::blobs::BlobStore {

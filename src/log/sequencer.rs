@@ -168,7 +168,7 @@ impl Writer {
             }
             self.sequence(batch);
         }
-        let _ = self.log.index.flush();
+        let _ = self.log.index().flush();
     }
 
     fn sequence(&mut self, batch: Vec<(Submission, Reply)>) {
@@ -238,20 +238,20 @@ impl Writer {
         let mut placements = Vec::with_capacity(submissions.len());
         let mut leaves: Vec<String> = Vec::new();
         let mut new_keys = Vec::new();
-        let mut view = BatchView::new(&self.log.registry);
+        let mut view = BatchView::new(&self.log.registry());
         for s in submissions {
             if let Some(&i) = in_batch.get(&s.dedup_key) {
                 placements.push(Placement::Duplicate(i));
                 continue;
             }
-            if let Some(i) = self.log.index.lookup(&s.dedup_key, start)? {
+            if let Some(i) = self.log.index().lookup(&s.dedup_key, start)? {
                 placements.push(Placement::Duplicate(i));
                 continue;
             }
             let i = start + leaves.len() as u64;
             if let Some(e) = &s.effect {
                 // The rules, as of index i: the registry plus this batch's earlier entries.
-                let policy = &self.log.registry.policy;
+                let policy = &self.log.registry().policy;
                 let admitted = rules::admit(&view, policy, e, logged_at_time)
                     .and_then(|()| rules::apply(&mut view, policy, i, logged_at_time, e));
                 if let Err(refusal) = admitted {
@@ -305,7 +305,7 @@ impl Writer {
     /// Makes a staged batch durable, signs and publishes the checkpoint.
     fn commit(&mut self, staged: Staged) -> Result<Committed, LogError> {
         let logged_at = format_logged_at(staged.logged_at);
-        let store = &self.log.store;
+        let store = self.log.store();
         if staged.new_keys.is_empty() {
             // Only duplicates: nothing to write, the current checkpoint covers them.
             return Ok((self.log.snapshot(), staged.placements, logged_at));
@@ -331,7 +331,7 @@ impl Writer {
         // would be admitted against a registry that misses this one: fail stop instead, and
         // let start-up re-index from the size the index last recorded.
         for (index, effect) in &staged.effects {
-            if let Err(e) = self.log.registry.apply(*index, staged.logged_at, effect) {
+            if let Err(e) = self.log.registry().apply(*index, staged.logged_at, effect) {
                 fail_stop(&format!(
                     "updating the registry for entry {index} failed: {e}"
                 ));

@@ -294,7 +294,7 @@ fn scan(
     let mut after = None;
     let mut seen = 0;
     loop {
-        let page = log.registry.commitments(platform, None, after, PAGE, now)?;
+        let page = log.registry().commitments(platform, None, after, PAGE, now)?;
         let n = page.len();
         for c in page {
             if seen == MAX_SCAN {
@@ -415,7 +415,7 @@ async fn summary(State(s): State<Arc<AppState>>) -> Result<Json<Summary>, ApiErr
                 .and_then(|e| e.logged_at),
         };
         let st = stats(&s)?;
-        let parties = s.log.registry.parties()?;
+        let parties = s.log.registry().parties()?;
         let count = |role| parties.iter().filter(|p| p.role == role).count() as u64;
         Ok(Json(Summary {
             origin: s.log.origin().to_owned(),
@@ -513,7 +513,7 @@ async fn commitment(
     tokio::task::spawn_blocking(move || {
         let c = s
             .log
-            .registry
+            .registry()
             .commitment(index)?
             .ok_or_else(|| no_commitment(index))?;
         let now = Utc::now();
@@ -551,7 +551,7 @@ pub struct PartyList {
 async fn parties(State(s): State<Arc<AppState>>) -> Result<Json<PartyList>, ApiError> {
     tokio::task::spawn_blocking(move || {
         let st = stats(&s)?;
-        let parties = s.log.registry.parties()?;
+        let parties = s.log.registry().parties()?;
         Ok(Json(PartyList {
             now: st.now,
             truncated: st.truncated,
@@ -586,7 +586,7 @@ async fn party(
     Path(name): Path<String>,
 ) -> Result<Json<PartyDetail>, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let p = s.log.registry.party(&name)?.ok_or_else(|| {
+        let p = s.log.registry().party(&name)?.ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_such_party",
@@ -597,7 +597,7 @@ async fn party(
         let now = st.now;
         let commitments = s
             .log
-            .registry
+            .registry()
             .commitments(Some(&p.name), None, None, MAX_LIST, now)?
             .into_iter()
             .map(|c| crate::service::commitments::view(&s, c, now))
@@ -673,7 +673,7 @@ async fn search(
             if i < s.log.size() {
                 out.entry = decode_entries(&s.log, &[i])?.pop();
             }
-            if let Some(c) = s.log.registry.commitment(i)? {
+            if let Some(c) = s.log.registry().commitment(i)? {
                 out.commitments.push(view(c));
             }
         }
@@ -703,7 +703,7 @@ async fn search(
         out.commitments.extend(matched.into_iter().map(view));
         let mut parties: Vec<Party> = s
             .log
-            .registry
+            .registry()
             .parties()?
             .into_iter()
             .filter(|p| {

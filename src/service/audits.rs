@@ -70,7 +70,7 @@ fn report_hex(a: &AuditReport) -> &str {
 pub fn list(s: &AppState, index: u64) -> Result<AuditList, AuditError> {
     let c = s
         .log
-        .registry
+        .registry()
         .commitment(index)?
         .ok_or(AuditError::NoSuchCommitment(index))?;
     let mut audits = Vec::new();

@@ -20,7 +20,7 @@ use std::io::{BufReader, Read, Write};
 /// The commitment at entry `index`.
 pub fn find(s: &AppState, index: u64) -> Result<Commitment, CommitmentError> {
     s.log
-        .registry
+        .registry()
         .commitment(index)?
         .ok_or(CommitmentError::NoSuchCommitment(index))
 }
@@ -57,7 +57,7 @@ pub fn list(
     let now = Utc::now();
     let found = s
         .log
-        .registry
+        .registry()
         .commitments(platform, status, after, limit, now)?;
     Ok(CommitmentList {
         now,
@@ -133,7 +133,7 @@ fn reveal_signer(
     let (keyid, sig) = raw.split_once(' ').ok_or_else(|| {
         bad("the Embargo-Signature header must be `<keyid> <base64 signature>`".into())
     })?;
-    let (party, key) = s.log.registry.key(keyid)?;
+    let (party, key) = s.log.registry().key(keyid)?;
     if party != c.platform {
         return Err(bad(format!(
             "key {keyid} belongs to {party}, not to {}, which made commitment {}",

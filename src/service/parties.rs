@@ -91,7 +91,7 @@ pub async fn add(s: &AppState, p: NewParty) -> Result<SubmitResponse, PartyError
     }
     // One operator change at a time, so `previous` and the key checks see the latest state.
     let _admin = s.admin.lock().await;
-    if let Some(existing) = s.log.registry.party(&p.name)? {
+    if let Some(existing) = s.log.registry().party(&p.name)? {
         return Err(PartyError::AlreadyRegistered {
             name: p.name,
             at: existing.registered_at,
@@ -126,7 +126,7 @@ pub async fn change_keys(
     let _admin = s.admin.lock().await;
     let party = s
         .log
-        .registry
+        .registry()
         .party(name)?
         .ok_or_else(|| PartyError::NoSuchParty(name.to_owned()))?;
     check_change(&party, &change)?;
@@ -189,7 +189,7 @@ fn keys_after(party: &Party, change: &KeyChange) -> Vec<PublicKey> {
 /// Refuses keys that already belong to another party, and keys revoked from any party.
 fn check_keys_free(s: &AppState, party: &str, keys: &[PublicKey]) -> Result<(), PartyError> {
     for k in keys {
-        match s.log.registry.key(&k.key_ref()) {
+        match s.log.registry().key(&k.key_ref()) {
             Ok((owner, _)) if owner != party => {
                 return Err(PartyError::KeyInUse {
                     key: k.key_ref(),
@@ -224,13 +224,13 @@ async fn register(s: &AppState, reg: Registration) -> Result<SubmitResponse, Par
 
 /// Every registered party.
 pub fn list(s: &AppState) -> Result<Vec<Party>, PartyError> {
-    Ok(s.log.registry.parties()?)
+    Ok(s.log.registry().parties()?)
 }
 
 /// Party `name`, as of its latest registration.
 pub fn show(s: &AppState, name: &str) -> Result<Party, PartyError> {
     s.log
-        .registry
+        .registry()
         .party(name)?
         .ok_or_else(|| PartyError::NoSuchParty(name.to_owned()))
 }

@@ -110,7 +110,7 @@ fn admit_typed(
         });
     }
     let keyid = envelope.signatures[0].keyid.clone();
-    let (_, key) = s.log.registry.key(&keyid)?;
+    let (_, key) = s.log.registry().key(&keyid)?;
     let keys: HashMap<String, PublicKey> = [(keyid.clone(), key)].into();
     envelope.verify(|id| keys.get(id))?;
     let json: serde_json::Value =
@@ -123,7 +123,7 @@ fn admit_typed(
     };
     // An early answer against the registry as of now; the sequencer decides again, in log
     // order, and its decision is the one that holds.
-    let registry = &s.log.registry;
+    let registry = &s.log.registry();
     crate::rules::admit(registry, &registry.policy, &effect, chrono::Utc::now())?;
     Ok(effect)
 }

@@ -47,7 +47,7 @@ pub fn deposited(blobs: &BlobStore, c: &Commitment) -> bool {
 /// The chains escrows may be locked to.
 pub fn chains(s: &super::AppState) -> Chains {
     Chains {
-        chains: s.log.registry.policy.beacons.clone(),
+        chains: s.log.registry().policy.beacons.clone(),
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn open_posted_round(
         .unwrap_or_else(|| hex(&Chain::quicknet().chain_hash));
     let chain = s
         .log
-        .registry
+        .registry()
         .policy
         .beacon(&chain_hash)
         .cloned()
@@ -65,7 +65,7 @@ pub async fn open_round(
             rfc3339(published)
         )));
     }
-    let locked = s.log.registry.escrows_locked_to(&chain.chain_hash, round)?;
+    let locked = s.log.registry().escrows_locked_to(&chain.chain_hash, round)?;
     if locked.is_empty() {
         return Err(CommitmentError::NoEscrowForRound(format!(
             "no escrow in this log is locked to round {round} of chain {chain_hex}: an escrow opens only with the signature of its own lock_round (GET /v1/commitments/<index> shows it)"
@@ -73,7 +73,7 @@ pub async fn open_round(
     }
     let mut out = Opened::default();
     for index in locked {
-        let Some(c) = s.log.registry.commitment(index)? else {
+        let Some(c) = s.log.registry().commitment(index)? else {
             continue;
         };
         if let Some(reason) = not_openable(s, &c) {
@@ -155,7 +155,7 @@ pub(crate) async fn open_and_log(
     let _guard = RevealGuard::acquire(s, c.index)
         .map_err(|_| Busy("another reveal or opening of this commitment is in progress".into()))?;
     // Read again under the guard: an opening that just finished must not be repeated.
-    let c = match s.log.registry.commitment(c.index) {
+    let c = match s.log.registry().commitment(c.index) {
         Ok(Some(c)) => c,
         _ => return Err(Busy("the commitment could not be read".into())),
     };

@@ -26,12 +26,12 @@ pub trait RoundSource: Send + Sync {
 /// Rounds that escrows wait for and that have been published: (chain, round, commitment).
 fn due_locks(s: &AppState) -> Vec<([u8; 32], u64, u64)> {
     s.log
-        .registry
+        .registry()
         .pending_escrow_locks()
         .filter_map(Result::ok)
         .filter(|(chain, round, _)| {
             s.log
-                .registry
+                .registry()
                 .policy
                 .beacon(&hex(chain))
                 .is_some_and(|c| c.round_time(*round) <= Utc::now())
@@ -56,7 +56,7 @@ pub async fn watch_beacons<R: RoundSource>(
         for (chain_hash, round, index) in due_locks(&s) {
             let pending = s
                 .log
-                .registry
+                .registry()
                 .commitment(index)
                 .ok()
                 .flatten()
@@ -64,7 +64,7 @@ pub async fn watch_beacons<R: RoundSource>(
             if !pending || !tried.insert((chain_hash, round)) {
                 continue;
             }
-            let Some(chain) = s.log.registry.policy.beacon(&hex(&chain_hash)).cloned() else {
+            let Some(chain) = s.log.registry().policy.beacon(&hex(&chain_hash)).cloned() else {
                 continue;
             };
             open_from_sources(&s, &sources, &chain, round).await;
