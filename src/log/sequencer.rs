@@ -238,7 +238,7 @@ impl Writer {
         let mut placements = Vec::with_capacity(submissions.len());
         let mut leaves: Vec<String> = Vec::new();
         let mut new_keys = Vec::new();
-        let mut view = BatchView::new(&self.log.registry());
+        let mut view = BatchView::new(self.log.registry());
         for s in submissions {
             if let Some(&i) = in_batch.get(&s.dedup_key) {
                 placements.push(Placement::Duplicate(i));
