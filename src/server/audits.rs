@@ -10,8 +10,8 @@
 use super::routes::Routes;
 use super::{parse_index, ApiError, AppState, IMMUTABLE};
 use crate::api::{AuditList, StoredReport};
-pub use crate::service::audits::MAX_REPORT;
 use crate::service::audits;
+pub use crate::service::audits::MAX_REPORT;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};

@@ -7,10 +7,11 @@ use crate::core::tlog;
 use crate::log::registry::AdmitError;
 use crate::log::sequencer;
 use crate::log::LogError;
-use crate::service::error::CommitmentError;
 use crate::service::audits::AuditError;
+use crate::service::error::CommitmentError;
 use crate::service::parties::PartyError;
 use crate::service::submit::SubmitError;
+use crate::service::views::ViewError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -257,6 +258,20 @@ impl From<AuditError> for ApiError {
             E::BadReport => (S::BAD_REQUEST, "bad_report"),
             E::NoReport { .. } => (S::NOT_FOUND, "no_report"),
             E::Storage(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(e: ViewError) -> ApiError {
+        use StatusCode as S;
+        let (status, code) = match e {
+            ViewError::Registry(r) => return r.into(),
+            ViewError::Log(l) => return l.into(),
+            ViewError::NoSuchCommitment(_) => (S::NOT_FOUND, "no_such_commitment"),
+            ViewError::NoSuchParty(_) => (S::NOT_FOUND, "no_such_party"),
+            ViewError::BadQuery => (S::BAD_REQUEST, "bad_query"),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -35,7 +35,9 @@ pub enum AuditError {
         entry: u64,
         signed: String,
     },
-    #[error("the report is not a JSON object (the full report `embargo audit` writes as report.json)")]
+    #[error(
+        "the report is not a JSON object (the full report `embargo audit` writes as report.json)"
+    )]
     BadReport,
     #[error("the report of audit entry {entry} ({digest}) has not been uploaded; the auditor (or anyone with it) can PUT it here")]
     NoReport { entry: u64, digest: String },
@@ -48,7 +50,11 @@ pub enum AuditError {
 }
 
 /// The audit-report entry `entry`, which must be about commitment `commitment`.
-fn audit_entry(s: &AppState, commitment: u64, entry: u64) -> Result<(Leaf, AuditReport), AuditError> {
+fn audit_entry(
+    s: &AppState,
+    commitment: u64,
+    entry: u64,
+) -> Result<(Leaf, AuditReport), AuditError> {
     let not_audit = || AuditError::NoSuchAudit { commitment, entry };
     let bytes = s.log.entry(entry)?;
     let leaf = Leaf::parse(&bytes).map_err(|_| not_audit())?;

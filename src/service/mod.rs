@@ -18,6 +18,7 @@ pub mod error;
 pub mod escrow;
 pub mod parties;
 pub mod submit;
+pub mod views;
 
 use crate::core::note::PublicKey;
 use crate::log::sequencer::Sequencer;

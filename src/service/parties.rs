@@ -29,7 +29,9 @@ pub enum PartyError {
     NoKeys,
     #[error("name keys to add or revoke")]
     NoChange,
-    #[error("{name} is already registered (entry {at}); change its keys with `key add` / `key revoke`")]
+    #[error(
+        "{name} is already registered (entry {at}); change its keys with `key add` / `key revoke`"
+    )]
     AlreadyRegistered { name: String, at: u64 },
     #[error("{0} is not registered")]
     NoSuchParty(String),
@@ -158,9 +160,8 @@ fn check_change(party: &Party, change: &KeyChange) -> Result<(), PartyError> {
             party: party.name.clone(),
         });
     }
-    let revoked = |k: &PublicKey| {
-        party.revoked_keys.iter().any(|r| &r.key == k) || change.revoke.contains(k)
-    };
+    let revoked =
+        |k: &PublicKey| party.revoked_keys.iter().any(|r| &r.key == k) || change.revoke.contains(k);
     if let Some(k) = change.add.iter().find(|k| revoked(k)) {
         return Err(PartyError::RevokedKey {
             key: k.key_ref(),

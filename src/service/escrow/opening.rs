@@ -65,7 +65,10 @@ pub async fn open_round(
             rfc3339(published)
         )));
     }
-    let locked = s.log.registry().escrows_locked_to(&chain.chain_hash, round)?;
+    let locked = s
+        .log
+        .registry()
+        .escrows_locked_to(&chain.chain_hash, round)?;
     if locked.is_empty() {
         return Err(CommitmentError::NoEscrowForRound(format!(
             "no escrow in this log is locked to round {round} of chain {chain_hex}: an escrow opens only with the signature of its own lock_round (GET /v1/commitments/<index> shows it)"
