@@ -300,17 +300,38 @@ function rememberCheckpoint(vkey, cp) {
   if (s && (!prev || cp.size >= prev.size)) s.setItem(CP_STORE + vkey, JSON.stringify({ size: cp.size, root: cp.rootB64 }));
 }
 
-// The registered key behind an envelope's keyid, from the party listing.
-async function signerKey(keyid) {
+// The key behind an envelope's keyid as of entry `index`: the party listing only says where
+// its registrations start; the page walks the log's own registration entries back (each names
+// the one it replaces) to the one in effect at `index`, and the key must be current in it.
+// Returns {vkey, source, registrations: [leaf, ...]} (the caller checks each registration is
+// signed by the log), {error} when the key was not valid at `index`, or null when unknown.
+async function signerKey(keyid, index) {
   const name = keyid.slice(0, keyid.lastIndexOf('+'));
+  let p;
   try {
-    const p = await api(`/v1/parties/${encodeURIComponent(name)}`);
-    const all = [...p.keys, ...(p.revoked_keys || []).map((r) => r.key)];
-    const vkey = all.find((k) => k.startsWith(keyid + '+'));
-    return vkey ? { vkey, source: `${name}'s key as registered at entry #${p.updated_at}` } : null;
+    p = await api(`/v1/parties/${encodeURIComponent(name)}`);
   } catch {
     return null;
   }
+  const registrations = [];
+  let at = p.updated_at;
+  for (let hops = 0; hops < 10000; hops++) {
+    const leaf = JSON.parse(await (await fetch(`/v1/entries/${at}`)).text());
+    registrations.push(leaf);
+    const r = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(leaf.envelope.payload), (c) => c.charCodeAt(0)))).predicate || {};
+    if (r.name !== name) return { error: `registration entry #${at} is for ${r.name}, not ${name}` };
+    if (index == null || at < index) {
+      const vkey = (r.keys || []).find((k) => k.startsWith(keyid + '+'));
+      if (vkey) return { vkey, registrations, source: `a current key of ${name} at entry #${index} (registration #${at})` };
+      const revoked = (r.revoked_keys || []).some((k) => k.startsWith(keyid + '+'));
+      return { error: revoked
+        ? `${keyid} was revoked at entry #${at}, before entry #${index}: the log admitted an entry signed by a revoked key`
+        : `${keyid} is not a current key of ${name} in its registration in effect at entry #${index} (#${at})` };
+    }
+    if (r.previous == null || r.previous >= at) return { error: `${name} had no registration before entry #${index}` };
+    at = r.previous;
+  }
+  return { error: `${name}'s registration chain is too long to walk` };
 }
 
 // ---- the verify control ----

@@ -460,7 +460,9 @@ const TITLES = {
 //   expect: [{label, path, value, kind}] claims the page makes; paths start at
 //     `leaf` (the stored JSON) or `statement` (the in-toto statement), kind 'time' compares instants.
 //   expectBytes: the entry bytes the page shows, which must be the bytes in the tree.
-//   signerKey(keyid): the vkey that should have signed the envelope, or null.
+//   signerKey(keyid, index): {vkey, source, registrations} for the key that was current for its
+//     party at entry `index` (registrations: the log-signed entries that say so), {error} if
+//     it was not, or null if unknown.
 //   fetch, base: how to reach the log.
 export async function verifyEntry({
   index = null, vkey, previous = null, expect = [], expectBytes = null,
@@ -584,8 +586,18 @@ export async function verifyEntry({
         vk = vkey;
         source = "the log's own key";
       } else if (signerKey) {
-        const found = await signerKey(sig.keyid);
-        if (found) { vk = found.vkey; source = found.source; }
+        const found = await signerKey(sig.keyid, index);
+        if (found && found.error) throw new Error(found.error);
+        if (found) {
+          for (const reg of found.registrations || []) {
+            const rs = reg.envelope.signatures && reg.envelope.signatures[0];
+            const signedByLog = rs && rs.keyid === `${key.name}+${key.idHex}` &&
+              await ed25519Verify(key.pk, b64decode(rs.sig), pae(reg.envelope.payloadType, b64decode(reg.envelope.payload)));
+            if (!signedByLog) throw new Error(`a registration entry naming ${sig.keyid} is not signed by the log`);
+          }
+          vk = found.vkey;
+          source = found.source;
+        }
       }
       if (!vk) return { ok: null, detail: `signed by ${sig.keyid}, a key this page does not know` };
       const k = await parseVkey(vk);
