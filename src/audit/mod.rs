@@ -320,6 +320,9 @@ fn opt(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A bootstrap interval of one statistic, if the suite bootstraps and the resamples define it.
+type Interval = Option<(f64, f64)>;
+
 /// Computes everything the suite asks for and judges its checks.
 pub fn evaluate(
     suite: &Suite,
@@ -330,266 +333,35 @@ pub fn evaluate(
     let p = prepare(suite, table, scores)?;
     let probability = suite.output.kind == ScoreKind::Probability;
     let point = stats(&p, &p.kernel.accumulate_all(), probability);
+    let mut intervals = Intervals::new(bootstrap_intervals(suite, &p, probability));
 
-    // Bootstrap: every statistic, per resample; resample r uses stream r of the seed.
-    let intervals: Option<Vec<Option<(f64, f64)>>> = suite.bootstrap.as_ref().map(|b| {
-        use rayon::prelude::*;
-        let samples: Vec<Vec<f64>> = (0..b.resamples)
-            .into_par_iter()
-            .map(|r| {
-                let mut rng = Rng::new(b.seed, r as u64);
-                stats(&p, &p.kernel.accumulate_resample(&mut rng), probability).flatten()
-            })
-            .collect();
-        let width = samples.first().map_or(0, Vec::len);
-        (0..width)
-            .into_par_iter()
-            .map(|i| {
-                let mut col: Vec<f64> = samples
-                    .iter()
-                    .map(|s| s[i])
-                    .filter(|x| x.is_finite())
-                    .collect();
-                metrics::percentile_interval(&mut col, b.confidence)
-            })
-            .collect()
-    });
-    let mut cursor = 0usize;
-    let mut take = |n: usize| -> Vec<Option<(f64, f64)>> {
-        let out = match &intervals {
-            Some(iv) => iv[cursor..cursor + n].to_vec(),
-            None => vec![None; n],
-        };
-        cursor += n;
-        out
-    };
-    let metric_map = |v: &Values| -> BTreeMap<String, Option<f64>> {
-        GroupMetric::ALL
-            .iter()
-            .map(|m| (m.name().to_owned(), opt(v[m.index()])))
-            .collect()
-    };
-    let interval_map = |iv: &[Option<(f64, f64)>]| -> BTreeMap<String, [f64; 2]> {
-        GroupMetric::ALL
-            .iter()
-            .filter(|m| **m != GroupMetric::Count)
-            .filter_map(|m| iv[m.index()].map(|(a, b)| (m.name().to_owned(), [a, b])))
-            .collect()
-    };
-
-    let mut group_intervals = Vec::new();
-    for g in &point.groups {
-        group_intervals.push(
+    // Taken in `Stats::flatten` order: every group, then overall, then each grouping's between.
+    let group_intervals: Vec<Vec<Vec<Interval>>> = point
+        .groups
+        .iter()
+        .map(|g| {
             (0..g.len())
-                .map(|_| take(metrics::N_METRICS))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let overall_iv = take(metrics::N_METRICS);
-    let mut groupings = Vec::new();
-    for (gi, g) in p.groups.iter().enumerate() {
-        let spec = &suite.groupings[gi];
-        let list = between_list(g);
-        let biv = take(list.len());
-        let between: Vec<BetweenValue> = list
-            .iter()
-            .zip(&point.between[gi])
-            .zip(&biv)
-            .map(|(((d, m), v), iv)| BetweenValue {
-                metric: d.name(),
-                method: m.name().to_owned(),
-                value: opt(*v),
-                interval: iv.map(|(a, b)| [a, b]),
-            })
-            .collect();
-        let groups: Vec<GroupReport> = g
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, label)| {
-                let vals = &point.groups[gi][i];
-                let vs_reference = g.reference.filter(|r| *r != i).map(|r| {
-                    let rv = &point.groups[gi][r];
-                    VsReference {
-                        difference: GroupMetric::ALL
-                            .iter()
-                            .skip(1)
-                            .map(|m| (m.name().to_owned(), opt(vals[m.index()] - rv[m.index()])))
-                            .collect(),
-                        ratio: GroupMetric::ALL
-                            .iter()
-                            .skip(1)
-                            .map(|m| (m.name().to_owned(), opt(vals[m.index()] / rv[m.index()])))
-                            .collect(),
-                    }
-                });
-                GroupReport {
-                    label: label.clone(),
-                    values: spec
-                        .attributes
-                        .iter()
-                        .zip(&g.values[i])
-                        .map(|(&a, v)| (suite.attributes[a].name.clone(), v.clone()))
-                        .collect(),
-                    metrics: metric_map(vals),
-                    intervals: interval_map(&group_intervals[gi][i]),
-                    vs_reference,
-                }
-            })
-            .collect();
-        let ranking = suite
-            .ranking
-            .as_ref()
-            .map(|rk| ranking_report(rk, &p, g, table, scores, suite));
-        groupings.push(GroupingReport {
-            name: spec.name.clone(),
-            attributes: spec
-                .attributes
-                .iter()
-                .map(|&a| suite.attributes[a].name.clone())
-                .collect(),
-            reference: spec.reference.clone(),
-            groups,
-            between,
-            ranking,
-        });
-    }
+                .map(|_| intervals.take(metrics::N_METRICS))
+                .collect()
+        })
+        .collect();
+    let overall_iv = intervals.take(metrics::N_METRICS);
+    let scored = Scored {
+        suite,
+        p: &p,
+        point: &point,
+        table,
+        scores,
+    };
+    let groupings: Vec<GroupingReport> = (0..p.groups.len())
+        .map(|gi| scored.grouping_report(gi, &group_intervals[gi], &mut intervals))
+        .collect();
 
-    // Checks.
-    let mut checks = Vec::new();
-    for c in &suite.checks {
-        let gr = &groupings[c.grouping];
-        let (metric, method, value, interval, mut detail): (
-            String,
-            Option<String>,
-            Option<f64>,
-            Option<[f64; 2]>,
-            String,
-        ) = match &c.metric {
-            CheckMetric::Disparity(d, m) => {
-                let b = gr
-                    .between
-                    .iter()
-                    .find(|b| b.metric == d.name() && b.method == m.name())
-                    .expect("computed for every disparity and method");
-                let detail = match m {
-                    Method::Reference => format!(
-                        "reference group {:?}",
-                        gr.reference.clone().unwrap_or_default()
-                    ),
-                    Method::BetweenGroups => {
-                        let metric = match d {
-                            Disparity::DemographicParityDifference
-                            | Disparity::DemographicParityRatio => Some(GroupMetric::SelectionRate),
-                            Disparity::EqualOpportunityDifference
-                            | Disparity::EqualOpportunityRatio => Some(GroupMetric::Tpr),
-                            Disparity::Difference(m) | Disparity::Ratio(m) => Some(*m),
-                            _ => None,
-                        };
-                        match metric {
-                            Some(m) => extremes(gr, m),
-                            None => String::new(),
-                        }
-                    }
-                    Method::ToOverall => "each group against the overall value".into(),
-                };
-                (
-                    d.name(),
-                    Some(m.name().to_owned()),
-                    b.value,
-                    b.interval,
-                    detail,
-                )
-            }
-            CheckMetric::EveryGroup(m) => {
-                let vals: Vec<(String, Option<f64>)> = gr
-                    .groups
-                    .iter()
-                    .map(|g| (g.label.clone(), g.metrics[m.name()]))
-                    .collect();
-                let bad: Vec<String> = vals
-                    .iter()
-                    .filter(|(_, v)| match v {
-                        None => true,
-                        Some(v) => {
-                            c.min.is_some_and(|lo| *v < lo) || c.max.is_some_and(|hi| *v > hi)
-                        }
-                    })
-                    .map(|(l, v)| {
-                        format!(
-                            "{l} = {}",
-                            v.map_or("undefined".into(), |v| format!("{v:.4}"))
-                        )
-                    })
-                    .collect();
-                let defined = vals.iter().filter_map(|(_, v)| *v);
-                let worst = if c.min.is_some() {
-                    defined.fold(f64::NAN, f64::min)
-                } else {
-                    defined.fold(f64::NAN, f64::max)
-                };
-                let worst = if vals.iter().any(|(_, v)| v.is_none()) {
-                    f64::NAN
-                } else {
-                    worst
-                };
-                let detail = if bad.is_empty() {
-                    "every group within bounds".into()
-                } else {
-                    format!("out of bounds: {}", bad.join(", "))
-                };
-                (
-                    format!("{} (every group)", m.name()),
-                    None,
-                    opt(worst),
-                    None,
-                    detail,
-                )
-            }
-            CheckMetric::Ranking(rm) => {
-                let r = gr
-                    .ranking
-                    .as_ref()
-                    .expect("ranking computed when the suite has a [ranking] section");
-                let v = match rm {
-                    RankingMetric::ExposureRatio => r.exposure_ratio,
-                    RankingMetric::DisparateTreatmentRatio => r.disparate_treatment_ratio,
-                    RankingMetric::MinSkew(k) => r.min_skew.get(&k.to_string()).copied().flatten(),
-                    RankingMetric::MaxSkew(k) => r.max_skew.get(&k.to_string()).copied().flatten(),
-                    RankingMetric::Ndkl => r.ndkl,
-                    RankingMetric::Rnd => r.rnd,
-                    RankingMetric::Rkl => r.rkl,
-                };
-                let detail = match rm {
-                    RankingMetric::MinSkew(_) if v.is_none() => {
-                        "a group has no item in the top k (skew is -infinity)".into()
-                    }
-                    _ => String::new(),
-                };
-                (rm.name(), None, v, None, detail)
-            }
-        };
-        let passed = match value {
-            None => false,
-            Some(v) => c.min.is_none_or(|lo| v >= lo) && c.max.is_none_or(|hi| v <= hi),
-        };
-        if value.is_none() && detail.is_empty() {
-            detail = "undefined (no group, or a zero denominator)".into();
-        }
-        checks.push(CheckResult {
-            id: c.id.clone(),
-            description: c.description.clone(),
-            metric,
-            grouping: gr.name.clone(),
-            method,
-            value,
-            interval,
-            min: c.min,
-            max: c.max,
-            passed,
-            detail,
-        });
-    }
+    let checks: Vec<CheckResult> = suite
+        .checks
+        .iter()
+        .map(|c| check_result(c, &groupings[c.grouping]))
+        .collect();
     let verdict = if checks.iter().all(|c| c.passed) {
         "pass"
     } else {
@@ -605,26 +377,8 @@ pub fn evaluate(
             file: suite.file.clone(),
             digest: prov.suite_digest.clone(),
         },
-        model: ModelReport {
-            file: prov.model_file.clone(),
-            digest: prov.model_digest.clone(),
-            commitment: prov.commitment,
-            log: prov.log.clone(),
-            onnxruntime: prov.onnxruntime.clone(),
-            output: suite.output.name.clone(),
-            output_index: suite.output.index,
-            threshold: suite.output.threshold,
-            score_kind: if probability { "probability".into() } else { "score".into() },
-        },
-        data: DataReport {
-            file: prov.data_file.clone(),
-            digest: prov.data_digest.clone(),
-            rows: table.rows,
-            label: suite.label.name.clone(),
-            positive: suite.positive.clone(),
-            positives: p.positives,
-            attribution: suite.attribution.clone(),
-        },
+        model: model_report(suite, prov, probability),
+        data: data_report(suite, prov, table, &p),
         bootstrap: suite.bootstrap.as_ref().map(|b| BootstrapReport {
             resamples: b.resamples,
             seed: b.seed,
@@ -638,6 +392,355 @@ pub fn evaluate(
         checks,
         verdict: verdict.into(),
     })
+}
+
+/// Bootstrap: every statistic, per resample, in [`Stats::flatten`] order; resample r uses
+/// stream r of the seed. `None` when the suite does not bootstrap.
+fn bootstrap_intervals(suite: &Suite, p: &Prepared, probability: bool) -> Option<Vec<Interval>> {
+    use rayon::prelude::*;
+    let b = suite.bootstrap.as_ref()?;
+    let samples: Vec<Vec<f64>> = (0..b.resamples)
+        .into_par_iter()
+        .map(|r| {
+            let mut rng = Rng::new(b.seed, r as u64);
+            stats(p, &p.kernel.accumulate_resample(&mut rng), probability).flatten()
+        })
+        .collect();
+    let width = samples.first().map_or(0, Vec::len);
+    Some(
+        (0..width)
+            .into_par_iter()
+            .map(|i| {
+                let mut col: Vec<f64> = samples
+                    .iter()
+                    .map(|s| s[i])
+                    .filter(|x| x.is_finite())
+                    .collect();
+                metrics::percentile_interval(&mut col, b.confidence)
+            })
+            .collect(),
+    )
+}
+
+/// Hands out the bootstrap intervals in the order they were flattened (all `None` without a
+/// bootstrap).
+struct Intervals {
+    all: Option<Vec<Interval>>,
+    cursor: usize,
+}
+
+impl Intervals {
+    fn new(all: Option<Vec<Interval>>) -> Intervals {
+        Intervals { all, cursor: 0 }
+    }
+
+    /// The next `n` intervals.
+    fn take(&mut self, n: usize) -> Vec<Interval> {
+        let out = match &self.all {
+            Some(iv) => iv[self.cursor..self.cursor + n].to_vec(),
+            None => vec![None; n],
+        };
+        self.cursor += n;
+        out
+    }
+}
+
+/// Every group metric by name; undefined values as `None`.
+fn metric_map(v: &Values) -> BTreeMap<String, Option<f64>> {
+    GroupMetric::ALL
+        .iter()
+        .map(|m| (m.name().to_owned(), opt(v[m.index()])))
+        .collect()
+}
+
+/// The defined intervals of every group metric but the count, by name.
+fn interval_map(iv: &[Interval]) -> BTreeMap<String, [f64; 2]> {
+    GroupMetric::ALL
+        .iter()
+        .filter(|m| **m != GroupMetric::Count)
+        .filter_map(|m| iv[m.index()].map(|(a, b)| (m.name().to_owned(), [a, b])))
+        .collect()
+}
+
+/// Everything the per-grouping reports are built from: the suite, the prepared rows, the point
+/// statistics, and the table and scores for rankings.
+struct Scored<'a> {
+    suite: &'a Suite,
+    p: &'a Prepared,
+    point: &'a Stats,
+    table: &'a Table,
+    scores: &'a [f64],
+}
+
+impl Scored<'_> {
+    /// Grouping `gi`: its groups, between-group values (taking their intervals next) and ranking.
+    fn grouping_report(
+        &self,
+        gi: usize,
+        group_intervals: &[Vec<Interval>],
+        intervals: &mut Intervals,
+    ) -> GroupingReport {
+        let suite = self.suite;
+        let spec = &suite.groupings[gi];
+        let g = &self.p.groups[gi];
+        let list = between_list(g);
+        let biv = intervals.take(list.len());
+        let between: Vec<BetweenValue> = list
+            .iter()
+            .zip(&self.point.between[gi])
+            .zip(&biv)
+            .map(|(((d, m), v), iv)| BetweenValue {
+                metric: d.name(),
+                method: m.name().to_owned(),
+                value: opt(*v),
+                interval: iv.map(|(a, b)| [a, b]),
+            })
+            .collect();
+        let groups: Vec<GroupReport> = (0..g.labels.len())
+            .map(|i| self.group_report(gi, i, &group_intervals[i]))
+            .collect();
+        let ranking = suite
+            .ranking
+            .as_ref()
+            .map(|rk| ranking_report(rk, self.p, g, self.table, self.scores, suite));
+        GroupingReport {
+            name: spec.name.clone(),
+            attributes: spec
+                .attributes
+                .iter()
+                .map(|&a| suite.attributes[a].name.clone())
+                .collect(),
+            reference: spec.reference.clone(),
+            groups,
+            between,
+            ranking,
+        }
+    }
+
+    /// Group `i` of grouping `gi`: its attribute values, metrics, intervals, and how it compares
+    /// to the reference group (if there is one and it is not the reference).
+    fn group_report(&self, gi: usize, i: usize, intervals: &[Interval]) -> GroupReport {
+        let spec = &self.suite.groupings[gi];
+        let g = &self.p.groups[gi];
+        let vals = &self.point.groups[gi][i];
+        let vs_reference = g
+            .reference
+            .filter(|r| *r != i)
+            .map(|r| vs_reference(vals, &self.point.groups[gi][r]));
+        GroupReport {
+            label: g.labels[i].clone(),
+            values: spec
+                .attributes
+                .iter()
+                .zip(&g.values[i])
+                .map(|(&a, v)| (self.suite.attributes[a].name.clone(), v.clone()))
+                .collect(),
+            metrics: metric_map(vals),
+            intervals: interval_map(intervals),
+            vs_reference,
+        }
+    }
+}
+
+/// A group's metrics (but the count) against the reference group's: difference and ratio.
+fn vs_reference(vals: &Values, rv: &Values) -> VsReference {
+    VsReference {
+        difference: GroupMetric::ALL
+            .iter()
+            .skip(1)
+            .map(|m| (m.name().to_owned(), opt(vals[m.index()] - rv[m.index()])))
+            .collect(),
+        ratio: GroupMetric::ALL
+            .iter()
+            .skip(1)
+            .map(|m| (m.name().to_owned(), opt(vals[m.index()] / rv[m.index()])))
+            .collect(),
+    }
+}
+
+/// What a check measured, before it is judged against its bounds.
+struct Measured {
+    metric: String,
+    method: Option<String>,
+    value: Option<f64>,
+    interval: Option<[f64; 2]>,
+    detail: String,
+}
+
+/// Judges one check on its grouping's report: passed when its value is defined and in bounds.
+fn check_result(c: &suite::Check, gr: &GroupingReport) -> CheckResult {
+    let mut m = match &c.metric {
+        CheckMetric::Disparity(d, m) => measure_disparity(gr, d, m),
+        CheckMetric::EveryGroup(m) => measure_every_group(c, gr, *m),
+        CheckMetric::Ranking(rm) => measure_ranking(gr, rm),
+    };
+    let passed = match m.value {
+        None => false,
+        Some(v) => c.min.is_none_or(|lo| v >= lo) && c.max.is_none_or(|hi| v <= hi),
+    };
+    if m.value.is_none() && m.detail.is_empty() {
+        m.detail = "undefined (no group, or a zero denominator)".into();
+    }
+    CheckResult {
+        id: c.id.clone(),
+        description: c.description.clone(),
+        metric: m.metric,
+        grouping: gr.name.clone(),
+        method: m.method,
+        value: m.value,
+        interval: m.interval,
+        min: c.min,
+        max: c.max,
+        passed,
+        detail: m.detail,
+    }
+}
+
+/// A disparity under a method: the between-group value already computed, and what it compares.
+fn measure_disparity(gr: &GroupingReport, d: &Disparity, m: &Method) -> Measured {
+    let b = gr
+        .between
+        .iter()
+        .find(|b| b.metric == d.name() && b.method == m.name())
+        .expect("computed for every disparity and method");
+    let detail = match m {
+        Method::Reference => format!(
+            "reference group {:?}",
+            gr.reference.clone().unwrap_or_default()
+        ),
+        Method::BetweenGroups => {
+            let metric = match d {
+                Disparity::DemographicParityDifference | Disparity::DemographicParityRatio => {
+                    Some(GroupMetric::SelectionRate)
+                }
+                Disparity::EqualOpportunityDifference | Disparity::EqualOpportunityRatio => {
+                    Some(GroupMetric::Tpr)
+                }
+                Disparity::Difference(m) | Disparity::Ratio(m) => Some(*m),
+                _ => None,
+            };
+            match metric {
+                Some(m) => extremes(gr, m),
+                None => String::new(),
+            }
+        }
+        Method::ToOverall => "each group against the overall value".into(),
+    };
+    Measured {
+        metric: d.name(),
+        method: Some(m.name().to_owned()),
+        value: b.value,
+        interval: b.interval,
+        detail,
+    }
+}
+
+/// A group metric every group must keep within the check's bounds: the value is the worst
+/// group's (undefined if any group's is), the detail lists the groups out of bounds.
+fn measure_every_group(c: &suite::Check, gr: &GroupingReport, m: GroupMetric) -> Measured {
+    let vals: Vec<(String, Option<f64>)> = gr
+        .groups
+        .iter()
+        .map(|g| (g.label.clone(), g.metrics[m.name()]))
+        .collect();
+    let bad: Vec<String> = vals
+        .iter()
+        .filter(|(_, v)| match v {
+            None => true,
+            Some(v) => c.min.is_some_and(|lo| *v < lo) || c.max.is_some_and(|hi| *v > hi),
+        })
+        .map(|(l, v)| {
+            format!(
+                "{l} = {}",
+                v.map_or("undefined".into(), |v| format!("{v:.4}"))
+            )
+        })
+        .collect();
+    let defined = vals.iter().filter_map(|(_, v)| *v);
+    let worst = if c.min.is_some() {
+        defined.fold(f64::NAN, f64::min)
+    } else {
+        defined.fold(f64::NAN, f64::max)
+    };
+    let worst = if vals.iter().any(|(_, v)| v.is_none()) {
+        f64::NAN
+    } else {
+        worst
+    };
+    let detail = if bad.is_empty() {
+        "every group within bounds".into()
+    } else {
+        format!("out of bounds: {}", bad.join(", "))
+    };
+    Measured {
+        metric: format!("{} (every group)", m.name()),
+        method: None,
+        value: opt(worst),
+        interval: None,
+        detail,
+    }
+}
+
+/// A ranking metric, read from the grouping's ranking report.
+fn measure_ranking(gr: &GroupingReport, rm: &RankingMetric) -> Measured {
+    let r = gr
+        .ranking
+        .as_ref()
+        .expect("ranking computed when the suite has a [ranking] section");
+    let v = match rm {
+        RankingMetric::ExposureRatio => r.exposure_ratio,
+        RankingMetric::DisparateTreatmentRatio => r.disparate_treatment_ratio,
+        RankingMetric::MinSkew(k) => r.min_skew.get(&k.to_string()).copied().flatten(),
+        RankingMetric::MaxSkew(k) => r.max_skew.get(&k.to_string()).copied().flatten(),
+        RankingMetric::Ndkl => r.ndkl,
+        RankingMetric::Rnd => r.rnd,
+        RankingMetric::Rkl => r.rkl,
+    };
+    let detail = match rm {
+        RankingMetric::MinSkew(_) if v.is_none() => {
+            "a group has no item in the top k (skew is -infinity)".into()
+        }
+        _ => String::new(),
+    };
+    Measured {
+        metric: rm.name(),
+        method: None,
+        value: v,
+        interval: None,
+        detail,
+    }
+}
+
+/// The model part of the report: where the model and its scores come from.
+fn model_report(suite: &Suite, prov: &Provenance, probability: bool) -> ModelReport {
+    ModelReport {
+        file: prov.model_file.clone(),
+        digest: prov.model_digest.clone(),
+        commitment: prov.commitment,
+        log: prov.log.clone(),
+        onnxruntime: prov.onnxruntime.clone(),
+        output: suite.output.name.clone(),
+        output_index: suite.output.index,
+        threshold: suite.output.threshold,
+        score_kind: if probability {
+            "probability".into()
+        } else {
+            "score".into()
+        },
+    }
+}
+
+/// The data part of the report: the file, its rows and its label.
+fn data_report(suite: &Suite, prov: &Provenance, table: &Table, p: &Prepared) -> DataReport {
+    DataReport {
+        file: prov.data_file.clone(),
+        digest: prov.data_digest.clone(),
+        rows: table.rows,
+        label: suite.label.name.clone(),
+        positive: suite.positive.clone(),
+        positives: p.positives,
+        attribution: suite.attribution.clone(),
+    }
 }
 
 fn extremes(gr: &GroupingReport, m: GroupMetric) -> String {
