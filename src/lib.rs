@@ -34,6 +34,7 @@ pub mod decisions;
 pub mod escrow;
 pub mod log;
 pub mod model;
+pub mod monitor;
 pub mod rules;
 pub mod server;
 pub mod service;
