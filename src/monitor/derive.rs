@@ -185,7 +185,11 @@ fn check(registry: &Registry, log: &LogRules, leaf: &Leaf, effect: &Effect) -> R
     rules::admit(registry, &log.policy, effect, leaf.logged_at).map_err(|e| e.to_string())?;
     let key = match &effect.signer {
         Signer::Log => log.key.clone(),
-        Signer::Key(k) => rules::current_key(registry, k).map_err(|e| e.to_string())?.1,
+        Signer::Key(k) => {
+            rules::current_key(registry, k)
+                .map_err(|e| e.to_string())?
+                .1
+        }
     };
     leaf.envelope
         .verify(|id| (id == key.key_ref()).then_some(&key))
@@ -261,13 +265,23 @@ fn changes(
     }
 }
 
-fn registration(before: Option<&Party>, r: &Registration, index: u64, at: DateTime<Utc>) -> Vec<Found> {
+fn registration(
+    before: Option<&Party>,
+    r: &Registration,
+    index: u64,
+    at: DateTime<Utc>,
+) -> Vec<Found> {
     let refs = |keys: &[PublicKey]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
     let Some(before) = before else {
         return vec![Found::new(
             EventKind::PartyRegistered,
             format!("party:{index}"),
-            format!("{} registered as {} ({} keys)", r.name, r.role, r.keys.len()),
+            format!(
+                "{} registered as {} ({} keys)",
+                r.name,
+                r.role,
+                r.keys.len()
+            ),
         )
         .index(index)
         .at(at)
@@ -393,7 +407,10 @@ fn batch(b: &DecisionBatch, index: u64, at: DateTime<Utc>) -> Found {
     Found::new(
         EventKind::DecisionBatch,
         format!("batch:{index}"),
-        format!("{} logged a decision batch for commitment {}", b.platform, b.commitment),
+        format!(
+            "{} logged a decision batch for commitment {}",
+            b.platform, b.commitment
+        ),
     )
     .index(index)
     .commitment(b.commitment)
@@ -412,7 +429,10 @@ fn audit(a: &AuditReport, index: u64, at: DateTime<Utc>) -> Vec<Found> {
     let mut out = vec![Found::new(
         EventKind::Audit,
         format!("audit:{index}"),
-        format!("{} audited commitment {}: {:?}", a.auditor, a.commitment, a.verdict),
+        format!(
+            "{} audited commitment {}: {:?}",
+            a.auditor, a.commitment, a.verdict
+        ),
     )
     .index(index)
     .commitment(a.commitment)
@@ -423,7 +443,10 @@ fn audit(a: &AuditReport, index: u64, at: DateTime<Utc>) -> Vec<Found> {
             Found::new(
                 EventKind::AuditFailed,
                 format!("audit-failed:{index}"),
-                format!("{}'s audit of commitment {} FAILED", a.auditor, a.commitment),
+                format!(
+                    "{}'s audit of commitment {} FAILED",
+                    a.auditor, a.commitment
+                ),
             )
             .index(index)
             .commitment(a.commitment)

@@ -156,7 +156,9 @@ impl<S: LogSource + Sync> Follower<S> {
                 let f = Found::new(
                     EventKind::BadCheckpoint,
                     key,
-                    format!("{url} served a checkpoint that does not verify with the log's key: {e}"),
+                    format!(
+                        "{url} served a checkpoint that does not verify with the log's key: {e}"
+                    ),
                 )
                 .details(json!({ "url": url, "note": text }));
                 state.record(f, now);
@@ -168,17 +170,27 @@ impl<S: LogSource + Sync> Follower<S> {
         }
         let report = verify_cosignatures(text, &self.witnesses.witnesses);
         let refusal = match report {
-            Ok(r) => r.require(self.witnesses.threshold).err().map(|e| e.to_string()),
+            Ok(r) => r
+                .require(self.witnesses.threshold)
+                .err()
+                .map(|e| e.to_string()),
             Err(e) => Some(e.to_string()),
         };
         let Some(why) = refusal else {
             return Some(cp);
         };
-        let key = format!("cosignatures-missing:{url}:{}:{}", cp.size(), tlog_digest(text));
+        let key = format!(
+            "cosignatures-missing:{url}:{}:{}",
+            cp.size(),
+            tlog_digest(text)
+        );
         let f = Found::new(
             EventKind::CosignaturesMissing,
             key,
-            format!("{url} served checkpoint {} without the cosignatures required: {why}", cp.size()),
+            format!(
+                "{url} served checkpoint {} without the cosignatures required: {why}",
+                cp.size()
+            ),
         )
         .details(json!({ "url": url, "size": cp.size(), "note": text }));
         state.record(f, now);
@@ -186,7 +198,13 @@ impl<S: LogSource + Sync> Follower<S> {
     }
 
     /// With witnesses: the witnessed checkpoint staying behind what the log announces.
-    async fn watch_lag(&self, src: &S, state: &mut State, cp: &SignedCheckpoint, now: DateTime<Utc>) {
+    async fn watch_lag(
+        &self,
+        src: &S,
+        state: &mut State,
+        cp: &SignedCheckpoint,
+        now: DateTime<Utc>,
+    ) {
         if self.witnesses.threshold == 0 {
             return;
         }
@@ -297,7 +315,13 @@ impl<S: LogSource + Sync> Follower<S> {
         now: DateTime<Utc>,
     ) -> Result<(), FollowError> {
         let Some(verified) = state.checkpoint.clone() else {
-            return Ok(tree_mismatch(state, src.url(), cp, "the tree has no earlier checkpoint", now));
+            return Ok(tree_mismatch(
+                state,
+                src.url(),
+                cp,
+                "the tree has no earlier checkpoint",
+                now,
+            ));
         };
         let old = SignedCheckpoint::verify(&verified, &self.log.key)
             .expect("the state's checkpoint was verified with this key");
@@ -349,7 +373,8 @@ impl<S: LogSource + Sync> Follower<S> {
                 continue;
             };
             answered = true;
-            if tlog::verify_consistency(&proof, cp.size(), cp.root(), new.size(), new.root()).is_ok()
+            if tlog::verify_consistency(&proof, cp.size(), cp.root(), new.size(), new.root())
+                .is_ok()
             {
                 return Ok(());
             }
@@ -380,7 +405,10 @@ impl<S: LogSource + Sync> Follower<S> {
             state.reveals_checked.insert(index);
             let same = strip(&got) == strip(&committed);
             let (kind, message) = if same {
-                (EventKind::RevealVerified, format!("the revealed model of commitment {index} has the committed digest"))
+                (
+                    EventKind::RevealVerified,
+                    format!("the revealed model of commitment {index} has the committed digest"),
+                )
             } else {
                 (EventKind::RevealMismatch, format!("the model the log serves for commitment {index} has digest {got}, NOT the committed {committed}"))
             };
@@ -451,7 +479,13 @@ fn split_view(
     Ok(())
 }
 
-fn tree_mismatch(state: &mut State, url: &str, cp: &SignedCheckpoint, why: &str, now: DateTime<Utc>) {
+fn tree_mismatch(
+    state: &mut State,
+    url: &str,
+    cp: &SignedCheckpoint,
+    why: &str,
+    now: DateTime<Utc>,
+) {
     let key = format!("tree-mismatch:{url}:{}", cp.size());
     let f = Found::new(
         EventKind::TreeMismatch,
@@ -470,9 +504,16 @@ fn unreachable(state: &mut State, url: &str, e: &SourceError, now: DateTime<Utc>
         return;
     }
     state.unreachable.insert(url.to_owned(), now);
-    let key = format!("unreachable:{url}:{}", crate::core::entry::format_logged_at(now));
-    let f = Found::new(EventKind::LogUnreachable, key, format!("the log is unreachable: {e}"))
-        .details(json!({ "url": url, "error": e.to_string() }));
+    let key = format!(
+        "unreachable:{url}:{}",
+        crate::core::entry::format_logged_at(now)
+    );
+    let f = Found::new(
+        EventKind::LogUnreachable,
+        key,
+        format!("the log is unreachable: {e}"),
+    )
+    .details(json!({ "url": url, "error": e.to_string() }));
     state.record(f, now);
 }
 
@@ -480,11 +521,17 @@ fn reachable(state: &mut State, url: &str, now: DateTime<Utc>) {
     let Some(since) = state.unreachable.remove(url) else {
         return;
     };
-    let key = format!("reachable:{url}:{}", crate::core::entry::format_logged_at(since));
+    let key = format!(
+        "reachable:{url}:{}",
+        crate::core::entry::format_logged_at(since)
+    );
     let f = Found::new(
         EventKind::LogReachable,
         key,
-        format!("{url} answers again (unreachable since {})", crate::core::records::rfc3339(since)),
+        format!(
+            "{url} answers again (unreachable since {})",
+            crate::core::records::rfc3339(since)
+        ),
     )
     .details(json!({ "url": url, "since": since }));
     state.record(f, now);

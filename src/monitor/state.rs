@@ -135,7 +135,11 @@ impl State {
             .iter()
             .find(|s| s.size == cp.size() && s.root != root)
             .cloned();
-        if !self.seen.iter().any(|s| s.size == cp.size() && s.root == root) {
+        if !self
+            .seen
+            .iter()
+            .any(|s| s.size == cp.size() && s.root == root)
+        {
             self.seen.push(Seen {
                 size: cp.size(),
                 root,
@@ -182,10 +186,11 @@ impl State {
                 })
             }
         };
-        let state: State = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
+        let state: State =
+            serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
         if state.origin != origin {
             return Err(StateError::OtherLog {
                 path,
