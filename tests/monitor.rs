@@ -239,7 +239,6 @@ fn cheating_escrow(dir: &Path, url: &str, vkey: &str) -> u64 {
 fn failed_audit(dir: &Path, url: &str, vkey: &str) -> u64 {
     common::make_model(dir, "audited", 5);
     let index = common::commit(dir, url, "audited", "audited", "1", "1s", vkey);
-    std::thread::sleep(Duration::from_millis(1500));
     let reveal = [
         "reveal",
         "audited",
@@ -249,6 +248,8 @@ fn failed_audit(dir: &Path, url: &str, vkey: &str) -> u64 {
         &index,
         "--vkey",
         vkey,
+        "--key",
+        "platform.key",
     ];
     ok(dir, &reveal);
     let digest = commitment_json(url, &index)["model_digest"]
@@ -423,7 +424,8 @@ fn a_split_view_between_two_logs_with_one_key_is_reported_with_both_notes() {
     let split: Vec<&Value> = all.iter().filter(|e| e["kind"] == "split-view").collect();
     assert_eq!(split.len(), 1, "{all:#?}");
     let evidence =
-        std::fs::read_to_string(split[0]["details"]["evidence"].as_str().unwrap()).unwrap();
+        std::fs::read_to_string(dir.join(split[0]["details"]["evidence"].as_str().unwrap()))
+            .unwrap();
     assert!(evidence.contains(&note_a), "{evidence}");
     assert!(evidence.contains(&note_b), "{evidence}");
     assert!(dir.join("mon/evidence").read_dir().unwrap().count() == 1);
