@@ -456,3 +456,233 @@ fn audit(a: &AuditReport, index: u64, at: DateTime<Utc>) -> Vec<Found> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::dsse::Envelope;
+    use crate::core::entry::{encode_leaf, format_logged_at};
+    use crate::core::note::KeyPair;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+    }
+
+    struct World {
+        log: KeyPair,
+        rules: LogRules,
+        registry: Registry,
+        next: u64,
+    }
+
+    impl World {
+        fn new() -> World {
+            let log = KeyPair::generate("monitor.test/log").unwrap();
+            let rules = LogRules {
+                key: log.public().clone(),
+                policy: Policy {
+                    min_embargo: Duration::seconds(1),
+                    grace: Duration::seconds(100),
+                    ..Policy::default()
+                },
+            };
+            World {
+                log,
+                rules,
+                registry: Registry::default(),
+                next: 0,
+            }
+        }
+
+        /// Logs `statement` signed by `key` at time `at`; returns what the monitor found.
+        fn log(&mut self, key: &KeyPair, statement: serde_json::Value, at: i64) -> Vec<Found> {
+            let env = Envelope::sign(&serde_json::to_vec(&statement).unwrap(), key);
+            let leaf = encode_leaf(&format_logged_at(t(at)), &env.to_canonical_json());
+            let index = self.next;
+            self.next += 1;
+            observe(&mut self.registry, &self.rules, index, leaf.as_bytes())
+        }
+
+        fn register(&mut self, keys: &[&KeyPair], revoked: &[&KeyPair], at: i64) -> Vec<Found> {
+            use sha2::Digest;
+            let previous = self
+                .registry
+                .parties
+                .get("social.example")
+                .map(|p| p.updated_at);
+            let vkeys = |ks: &[&KeyPair]| {
+                ks.iter()
+                    .map(|k| k.public().to_string())
+                    .collect::<Vec<_>>()
+            };
+            let st = json!({
+                "_type": "https://in-toto.io/Statement/v1",
+                "subject": [{"name": "social.example", "digest": {"sha256": hex::encode(sha2::Sha256::digest("social.example"))}}],
+                "predicateType": "https://embargo.dev/registration/v1",
+                "predicate": {"name": "social.example", "display_name": "Social", "role": "platform",
+                    "keys": vkeys(keys), "revoked_keys": vkeys(revoked)},
+            });
+            let mut st = st;
+            if let Some(p) = previous {
+                st["predicate"]["previous"] = p.into();
+            }
+            let log = self.log.clone();
+            self.log(&log, st, at)
+        }
+    }
+
+    fn commitment(reveal_at: i64, supersedes: Option<u64>) -> serde_json::Value {
+        let mut c = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "ranker", "digest": {"sha3-256": "ab".repeat(32)}}],
+            "predicateType": "https://embargo.dev/model-commitment/v1",
+            "predicate": {"platform": "social.example",
+                "model": {"name": "ranker", "version": "1", "format": "onnx", "total_size": 10, "file_count": 1},
+                "reveal_at": format_logged_at(t(reveal_at))},
+        });
+        if let Some(old) = supersedes {
+            c["predicate"]["supersedes"] = old.into();
+        }
+        c
+    }
+
+    fn kinds(found: &[Found]) -> Vec<EventKind> {
+        found.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn a_commitment_is_due_then_overdue_by_the_clock_and_not_once_revealed() {
+        let mut w = World::new();
+        let k = KeyPair::generate("social.example").unwrap();
+        let reg = w.register(&[&k], &[], 0);
+        assert_eq!(kinds(&reg), [EventKind::PartyRegistered], "{reg:?}");
+        assert_eq!(
+            kinds(&w.log(&k, commitment(10, None), 1)),
+            [EventKind::Committed]
+        );
+        assert!(tick(&w.registry, t(9)).is_empty());
+        assert_eq!(kinds(&tick(&w.registry, t(50))), [EventKind::Due]);
+        let late = tick(&w.registry, t(200));
+        assert_eq!(kinds(&late), [EventKind::Due, EventKind::Overdue]);
+        assert_eq!(late[1].key, "overdue:1");
+        assert_eq!(late[1].at.as_deref(), Some("2027-01-15T08:01:50.000Z"));
+    }
+
+    #[test]
+    fn an_entry_signed_by_a_revoked_key_is_a_broken_rule_and_changes_nothing() {
+        let mut w = World::new();
+        let (k, k2) = (
+            KeyPair::generate("social.example").unwrap(),
+            KeyPair::generate("social.example").unwrap(),
+        );
+        w.register(&[&k], &[], 0);
+        let change = w.register(&[&k2], &[&k], 1);
+        assert_eq!(kinds(&change), [EventKind::KeysChanged]);
+        assert_eq!(change[0].details["revoked"][0], k.public().to_string());
+        let found = w.log(&k, commitment(10, None), 2);
+        assert_eq!(kinds(&found), [EventKind::RuleBroken]);
+        assert!(
+            found[0].message.contains("revoked at entry 1"),
+            "{}",
+            found[0].message
+        );
+        assert!(w.registry.commitments.is_empty());
+    }
+
+    #[test]
+    fn a_second_supersede_is_a_broken_rule() {
+        let mut w = World::new();
+        let k = KeyPair::generate("social.example").unwrap();
+        w.register(&[&k], &[], 0);
+        w.log(&k, commitment(10, None), 1);
+        let first = w.log(&k, commitment(10, Some(1)), 2);
+        assert_eq!(kinds(&first), [EventKind::Committed, EventKind::Superseded]);
+        let second = w.log(&k, commitment(10, Some(1)), 3);
+        assert_eq!(kinds(&second), [EventKind::RuleBroken]);
+        assert!(second[0].message.contains("already superseded"));
+    }
+
+    fn reveal(
+        commitment: u64,
+        digest: &str,
+        by: &str,
+        matches: bool,
+        on_time: bool,
+    ) -> serde_json::Value {
+        json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "ranker", "digest": {"sha3-256": digest}}],
+            "predicateType": "https://embargo.dev/reveal/v1",
+            "predicate": {"commitment": commitment, "revealed_by": by, "on_time": on_time,
+                "location": "v1/commitments/1/model", "total_size": 10, "matches_commitment": matches},
+        })
+    }
+
+    #[test]
+    fn reveals_are_checked_against_the_commitment_and_the_deadline() {
+        let mut w = World::new();
+        let k = KeyPair::generate("social.example").unwrap();
+        let log = w.log.clone();
+        w.register(&[&k], &[], 0);
+        w.log(&k, commitment(10, None), 1);
+        let wrong = w.log(&log, reveal(1, &"cd".repeat(32), "anyone", true, true), 20);
+        assert_eq!(kinds(&wrong), [EventKind::Due, EventKind::RuleBroken]);
+        let claims_late = w.log(&log, reveal(1, &"ab".repeat(32), "anyone", true, false), 21);
+        assert!(claims_late[1].message.contains("says it is late"));
+        let invalid = w.log(&log, reveal(1, &"ab".repeat(32), "escrow", false, true), 22);
+        assert_eq!(kinds(&invalid), [EventKind::Due, EventKind::EscrowInvalid]);
+        let ok = w.log(&log, reveal(1, &"ab".repeat(32), "anyone", true, true), 23);
+        assert_eq!(kinds(&ok), [EventKind::Revealed]);
+        let twice = w.log(&log, reveal(1, &"ab".repeat(32), "anyone", true, true), 24);
+        assert!(twice[0].message.contains("already revealed"));
+        assert!(tick(&w.registry, t(10_000)).is_empty());
+    }
+
+    #[test]
+    fn a_reveal_signed_by_another_key_than_the_logs_is_refused() {
+        let mut w = World::new();
+        let k = KeyPair::generate("social.example").unwrap();
+        w.register(&[&k], &[], 0);
+        w.log(&k, commitment(10, None), 1);
+        let forged = w.log(&k, reveal(1, &"ab".repeat(32), "anyone", true, true), 20);
+        assert_eq!(kinds(&forged), [EventKind::Due, EventKind::RuleBroken]);
+        assert!(forged[1].message.contains("written by the log itself"));
+    }
+
+    #[test]
+    fn a_failed_audit_is_reported_as_an_audit_and_a_failure() {
+        let mut w = World::new();
+        let k = KeyPair::generate("social.example").unwrap();
+        let log = w.log.clone();
+        w.register(&[&k], &[], 0);
+        w.log(&k, commitment(10, None), 1);
+        w.log(
+            &log,
+            reveal(1, &"ab".repeat(32), "platform", true, true),
+            20,
+        );
+        let a = KeyPair::generate("auditor.example").unwrap();
+        use sha2::Digest;
+        let reg = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "auditor.example", "digest": {"sha256": hex::encode(sha2::Sha256::digest("auditor.example"))}}],
+            "predicateType": "https://embargo.dev/registration/v1",
+            "predicate": {"name": "auditor.example", "display_name": "A", "role": "auditor",
+                "keys": [a.public().to_string()], "revoked_keys": []},
+        });
+        w.log(&log, reg, 21);
+        let report = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "ranker", "digest": {"sha3-256": "ab".repeat(32)}}],
+            "predicateType": "https://embargo.dev/audit-report/v1",
+            "predicate": {"auditor": "auditor.example", "commitment": 1, "suite_digest": format!("sha256:{}", "00".repeat(32)),
+                "dataset_digest": format!("sha256:{}", "00".repeat(32)), "verdict": "fail", "metrics": {}, "report_digest": format!("sha256:{}", "00".repeat(32))},
+        });
+        let found = w.log(&a, report, 22);
+        assert_eq!(
+            kinds(&found),
+            [EventKind::Audit, EventKind::AuditFailed],
+            "{found:?}"
+        );
+    }
+}
