@@ -315,13 +315,9 @@ impl<S: LogSource + Sync> Follower<S> {
         now: DateTime<Utc>,
     ) -> Result<(), FollowError> {
         let Some(verified) = state.checkpoint.clone() else {
-            return Ok(tree_mismatch(
-                state,
-                src.url(),
-                cp,
-                "the tree has no earlier checkpoint",
-                now,
-            ));
+            let why = "the tree has no earlier checkpoint";
+            tree_mismatch(state, src.url(), cp, why, now);
+            return Ok(());
         };
         let old = SignedCheckpoint::verify(&verified, &self.log.key)
             .expect("the state's checkpoint was verified with this key");
