@@ -11,6 +11,7 @@ use base64::prelude::{Engine, BASE64_STANDARD};
 use std::time::Duration;
 
 pub mod drand;
+pub mod monitor;
 pub mod transport;
 pub mod verify;
 

@@ -15,6 +15,7 @@
 //! | [`escrow`] | tlock and trustee sealing and opening, drand chains and their signatures | the log, HTTP, fetching rounds |
 //! | [`audit`] | fairness suites, their evaluation on a model and data, reports | the log, HTTP |
 //! | [`rules`] | the admission rules, decided against the registry as of an entry's position ([`rules::admit`], [`rules::apply`]), the embargo policy | storage, the clock, HTTP |
+//! | [`monitor`] | `embargo monitor`: the registry and lifecycles recomputed from the entries by [`rules`], split views, its durable state; the network behind [`monitor::follow::LogSource`] | reqwest (in `client::monitor`), printing |
 //! | [`witness`] | the C2SP witness: cosignature/v1, `add-checkpoint`, its durable state and its HTTP edge | the log's own state |
 //! | [`log`] | durable state: one writer per data directory ([`log::lock`]), tile store, blobs, indexes, the registry of parties and commitments, recovery, the sequencer's batched appends (which runs [`rules`] in log order) | HTTP |
 //! | [`service`] | every decision a request needs: submissions ([`service::submit`]), reveals, escrow deposits, openings, shares and the beacon watcher (behind a `RoundSource`); domain errors | HTTP statuses or headers, the network |
@@ -34,6 +35,7 @@ pub mod decisions;
 pub mod escrow;
 pub mod log;
 pub mod model;
+pub mod monitor;
 pub mod rules;
 pub mod server;
 pub mod service;

@@ -67,6 +67,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::witness::Command,
     },
+    /// Follow a log from its tiles alone: split views, broken rules, deadlines, audits; exit 0 quiet, 1 the log misbehaved, 2 error.
+    Monitor(cmd::monitor::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
             ))
         }),
         Command::Witness { command } => cmd::witness::run(command),
+        Command::Monitor(a) => std::process::exit(cmd::monitor::run(a).into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

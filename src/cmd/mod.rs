@@ -8,6 +8,7 @@ pub mod digest;
 pub mod escrow;
 pub mod fetch;
 pub mod keygen;
+pub mod monitor;
 pub mod party;
 pub mod receipt;
 pub mod replay;
