@@ -13,6 +13,7 @@ use std::time::Duration;
 pub mod drand;
 pub mod transport;
 pub mod verify;
+pub mod witness;
 
 pub use transport::http_client;
 
