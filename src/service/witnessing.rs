@@ -539,6 +539,232 @@ async fn adopt(log: &Arc<Log>, w: &Witnessing, note: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::dsse::Envelope;
+    use crate::core::note::KeyPair;
+    use crate::log::sequencer::{Sequencer, Submission};
+    use crate::witness::cosignature::Cosigner;
+    use crate::witness::protocol::TrustedLogs;
+    use crate::witness::{Witness, WitnessError};
+
+    /// An in-process `embargo witness` behind the endpoint trait, answering as its HTTP edge
+    /// would; or one that is down, or one that answers a line by another key.
+    enum Fake {
+        Real(Witness),
+        Down,
+        Liar(Cosigner),
+    }
+
+    impl WitnessEndpoint for Fake {
+        fn url(&self) -> &str {
+            "http://fake"
+        }
+
+        async fn add_checkpoint(&self, body: String) -> Result<String, AddCheckpointError> {
+            match self {
+                Fake::Real(w) => w.add_checkpoint(body.as_bytes()).map_err(|e| match e {
+                    WitnessError::Refused(crate::witness::protocol::Refusal::OldSizeMismatch {
+                        current,
+                        ..
+                    }) => AddCheckpointError::Conflict(current),
+                    WitnessError::Refused(r) => AddCheckpointError::Refused {
+                        status: r.status(),
+                        message: r.to_string(),
+                    },
+                    other => AddCheckpointError::Unreachable(other.to_string()),
+                }),
+                Fake::Down => Err(AddCheckpointError::Unreachable("connection refused".into())),
+                Fake::Liar(c) => {
+                    let body = body.split_once("\n\n").unwrap().1;
+                    let text = &body[..body.find("\n\n").unwrap() + 1];
+                    Ok(c.cosign(text, 1).unwrap())
+                }
+            }
+        }
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        log: Arc<Log>,
+        sequencer: Sequencer,
+        key: KeyPair,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate("log.example/w").unwrap();
+        let (log, recovered) =
+            Log::open(&dir.path().join("log"), key.clone(), Default::default()).unwrap();
+        let sequencer = Sequencer::start(log.clone(), recovered, Duration::from_millis(5));
+        Setup {
+            _dir: dir,
+            log,
+            sequencer,
+            key,
+        }
+    }
+
+    impl Setup {
+        async fn append(&self, n: u64) {
+            for i in 0..n {
+                let env = Envelope::sign(format!("{{\"n\":{i}}}").as_bytes(), &self.key);
+                let json = env.to_canonical_json();
+                self.sequencer
+                    .submit(Submission {
+                        dedup_key: crate::log::dedup_key(&json),
+                        envelope_json: json.into(),
+                        effect: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+
+        fn witness(&self, name: &str) -> (Cosigner, Witness) {
+            let c = Cosigner::new(&KeyPair::generate(name).unwrap());
+            let logs = TrustedLogs::new([self.key.public().clone()]);
+            let data = self._dir.path().join(name.replace('/', "_"));
+            (c.clone(), Witness::open(c, logs, &data).unwrap())
+        }
+
+        /// Witnessing by `keys` with `policy`; acknowledgements wait up to `wait`.
+        fn witnessing(&self, keys: &[&Cosigner], policy: usize, wait: u64) -> Arc<Witnessing> {
+            let witnesses = keys
+                .iter()
+                .map(|c| WitnessSpec {
+                    key: c.public().clone(),
+                    url: "http://fake".into(),
+                })
+                .collect();
+            let config = WitnessingConfig {
+                witnesses,
+                policy: Some(policy),
+                ack_timeout: Some(Duration::from_secs(wait)),
+                request_timeout: Duration::from_secs(60),
+            };
+            Arc::new(Witnessing::new(&self.log, config).unwrap().unwrap())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_of_three_cosign_while_one_is_down_and_a_restart_keeps_the_note() {
+        let s = setup();
+        let (ca, wa) = s.witness("w.example/a");
+        let (cb, wb) = s.witness("w.example/b");
+        let down = Cosigner::new(&KeyPair::generate("w.example/c").unwrap());
+        // b already cosigned size 3: the log learns it from the 409 and proves from there.
+        s.append(3).await;
+        let cp3 = s.log.checkpoint().text;
+        wb.add_checkpoint(format!("old 0\n\n{cp3}").as_bytes())
+            .unwrap();
+        // Generous: fsyncs of a busy shared machine can take seconds.
+        let w = s.witnessing(&[&ca, &cb, &down], 2, 120);
+        let task = tokio::spawn(witness_checkpoints(
+            s.log.clone(),
+            w.clone(),
+            vec![Fake::Real(wa), Fake::Real(wb), Fake::Down],
+        ));
+        s.append(5).await;
+        let size = s.log.size();
+        let cp = w.wait_covering(size).await.unwrap().unwrap();
+        assert_eq!(cp.size(), size);
+        let keys = [
+            ca.public().clone(),
+            cb.public().clone(),
+            down.public().clone(),
+        ];
+        let report = verify_cosignatures(&cp.text, &keys).unwrap();
+        assert_eq!(report.valid.len(), 2, "{report:?}");
+        assert!(cp.text.starts_with(&s.log.checkpoint().text));
+        let info = w.info(&s.log);
+        assert_eq!(
+            (info.witnessed_size, info.lag_entries, info.lag_seconds),
+            (Some(size), 0, 0)
+        );
+        assert_eq!(info.witnesses[1].cosigned_size, size);
+        assert!(info.witnesses[2]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("refused"));
+        task.abort();
+
+        // The note was made durable: a new Witnessing over the same log picks it up, with
+        // each witness's line, so its first requests start from the cosigned size.
+        let again = s.witnessing(&[&ca, &cb, &down], 2, 1);
+        assert_eq!(again.witnessed().unwrap().text, cp.text);
+        assert_eq!(
+            again.due(size, Instant::now()).len(),
+            1,
+            "only the one that was down"
+        );
+        // A stricter policy than the note meets: ignored, witnessed afresh.
+        assert!(s.witnessing(&[&ca, &cb, &down], 3, 1).witnessed().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_line_by_another_key_is_never_kept() {
+        let s = setup();
+        let (ca, _) = s.witness("w.example/a");
+        let impostor = Cosigner::new(&KeyPair::generate("w.example/a").unwrap());
+        let w = s.witnessing(&[&ca], 1, 2);
+        let task = tokio::spawn(witness_checkpoints(
+            s.log.clone(),
+            w.clone(),
+            vec![Fake::Liar(impostor)],
+        ));
+        s.append(2).await;
+        assert!(w.wait_covering(2).await.is_err());
+        let info = w.info(&s.log);
+        assert_eq!(info.witnessed_size, None);
+        assert!(
+            info.witnesses[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("no valid cosignature"),
+            "{info:?}"
+        );
+        task.abort();
+    }
+
+    #[test]
+    fn policies_that_cannot_be_met_are_refused() {
+        let s = setup();
+        let (ca, _) = s.witness("w.example/a");
+        let spec = WitnessSpec {
+            key: ca.public().clone(),
+            url: "http://a".into(),
+        };
+        let config = |witnesses: Vec<WitnessSpec>, policy| WitnessingConfig {
+            witnesses,
+            policy,
+            ack_timeout: None,
+            request_timeout: Duration::from_secs(1),
+        };
+        let err = |c| Witnessing::new(&s.log, c).err().unwrap();
+        assert_eq!(
+            err(config(vec![spec.clone()], Some(2))),
+            WitnessingError::PolicyTooHigh {
+                policy: 2,
+                witnesses: 1
+            }
+        );
+        assert_eq!(
+            err(config(vec![spec.clone()], Some(0))),
+            WitnessingError::PolicyZero
+        );
+        assert_eq!(
+            err(config(vec![], Some(1))),
+            WitnessingError::PolicyWithoutWitnesses
+        );
+        assert!(matches!(
+            err(config(vec![spec.clone(), spec.clone()], None)),
+            WitnessingError::Duplicate(_)
+        ));
+        assert!(Witnessing::new(&s.log, config(vec![], None))
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
