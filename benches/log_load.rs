@@ -33,7 +33,9 @@
 //! - `BENCH_DIR`: where to put the large logs (kept and reused across runs if set; otherwise a
 //!   temporary directory that is deleted at the end)
 //! - `BENCH_SKIP_HTTP=1`: skip part 1-3
-//! - `BENCH_WITNESS_ROUNDS` (3), `BENCH_WITNESS_CLIENTS` (512): part 4
+//! - `BENCH_WITNESS_ROUNDS` (3), `BENCH_WITNESS_CLIENTS` (512): part 4; `BENCH_WITNESS_DIR`:
+//!   where its logs and witnesses keep their data (default: a temporary directory; e.g.
+//!   `/dev/shm` to take the disk's fsync latency out and compare CPU costs alone)
 //! - `EMBARGO_BIN`: the server binary to run (default: cargo's release build)
 
 use embargo::core::dsse::Envelope;
@@ -74,6 +76,7 @@ struct Cfg {
     skip_http: bool,
     witness_rounds: usize,
     witness_clients: usize,
+    witness_dir: Option<PathBuf>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -116,6 +119,7 @@ impl Cfg {
             skip_http: std::env::var("BENCH_SKIP_HTTP").is_ok_and(|v| v == "1"),
             witness_rounds: env_or("BENCH_WITNESS_ROUNDS", "3").parse().unwrap(),
             witness_clients: env_or("BENCH_WITNESS_CLIENTS", "512").parse().unwrap(),
+            witness_dir: std::env::var_os("BENCH_WITNESS_DIR").map(PathBuf::from),
         }
     }
 }
@@ -1008,7 +1012,10 @@ fn main() {
     if cfg.witness_rounds > 0 {
         rt.block_on(witness_runs(
             &cfg,
-            &scratch.path().join("witness-bench"),
+            &cfg.witness_dir
+                .as_ref()
+                .map(|d| d.join(format!("embargo-witness-bench-{}", std::process::id())))
+                .unwrap_or_else(|| scratch.path().join("witness-bench")),
             &log_key_file,
             &writer,
             &vkey,
@@ -1451,6 +1458,9 @@ async fn witness_runs(
     plain.stop();
     witnessed.stop();
     drop(witnesses);
+    if cfg.witness_dir.is_some() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let ratio = median(&rates[1]) / median(&rates[0]);
     let mut out = String::new();
     let _ = writeln!(
@@ -1465,8 +1475,19 @@ async fn witness_runs(
     let _ = writeln!(out, "Machine: {}", machine_info());
     let _ = writeln!(
         out,
-        "Command: `BENCH_SKIP_HTTP=1 BENCH_LARGE= BENCH_WITNESS_ROUNDS={} BENCH_WITNESS_CLIENTS={} BENCH_SECS={} BENCH_WARMUP={} scripts/bench-log.sh` (server interval {})\n",
-        cfg.witness_rounds, cfg.witness_clients, cfg.secs, cfg.warmup, cfg.interval
+        "Command: `BENCH_SKIP_HTTP=1 BENCH_LARGE= BENCH_WITNESS_ROUNDS={} BENCH_WITNESS_CLIENTS={} BENCH_SECS={} BENCH_WARMUP={}{} scripts/bench-log.sh` (server interval {}; data on {})\n",
+        cfg.witness_rounds,
+        cfg.witness_clients,
+        cfg.secs,
+        cfg.warmup,
+        cfg.witness_dir
+            .as_ref()
+            .map(|d| format!(" BENCH_WITNESS_DIR={}", d.display()))
+            .unwrap_or_default(),
+        cfg.interval,
+        cfg.witness_dir
+            .as_ref()
+            .map_or_else(|| "the temporary directory's disk".to_owned(), |d| d.display().to_string())
     );
     let _ = writeln!(out, "| witnesses | appends/s per round | median appends/s | median p50 ms | median p99 ms | server CPU µs/append (median) |");
     let _ = writeln!(out, "|---|---|---|---|---|---|");
