@@ -388,9 +388,14 @@ pub struct PartyCounts {
 pub struct Summary {
     pub origin: String,
     pub vkey: String,
-    /// The checkpoint as served at `/checkpoint` (verify it; do not trust this copy).
+    /// The checkpoint as served at `/checkpoint` (verify it; do not trust this copy): with
+    /// witnesses, the witnessed one and its cosignatures (the log's own until one exists).
     pub checkpoint: String,
+    /// The size of `checkpoint`.
     pub size: u64,
+    /// With witnesses: the policy, each witness and the witnessed checkpoint's lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessing: Option<crate::api::WitnessingInfo>,
     /// When the newest entry was logged: the checkpoint was signed in that batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latest_logged_at: Option<DateTime<Utc>>,
@@ -406,7 +411,8 @@ pub struct Summary {
 
 async fn summary(State(s): State<Arc<AppState>>) -> Result<Json<Summary>, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let cp = s.log.checkpoint();
+        let witnessed = s.witnessing.as_ref().and_then(|w| w.witnessed());
+        let cp = witnessed.map_or_else(|| s.log.checkpoint(), |w| (*w).clone());
         let size = cp.size();
         let latest_logged_at = match size {
             0 => None,
@@ -422,6 +428,7 @@ async fn summary(State(s): State<Arc<AppState>>) -> Result<Json<Summary>, ApiErr
             vkey: s.log.key().public().to_string(),
             checkpoint: cp.text,
             size,
+            witnessing: s.witnessing.as_ref().map(|w| w.info(&s.log)),
             latest_logged_at,
             now: st.now,
             commitments: st.commitments.clone(),
