@@ -8,7 +8,12 @@
 //!    closed-loop), to find the server's capacity rather than Little's bound N / latency; and
 //!    one run of true HTTP/1.1 pipelining (K requests queued on one connection);
 //! 3. full-tile GETs per second (hash tiles and entry bundles);
-//! 4. for logs of 1M and 10M entries (built through the library's sequencer, not HTTP): server
+//! 4. witnessing's cost: appends/s at `BENCH_WITNESS_CLIENTS` (512) closed-loop clients against
+//!    a log with three local `embargo witness` processes (policy: all three) and against one
+//!    without, in interleaved rounds in one run (`BENCH_WITNESS_ROUNDS`, 3; 0 skips it), both
+//!    fed the same pre-signed envelopes; medians and their ratio go to the witnessing section
+//!    of `benches/RESULTS.md`;
+//! 5. for logs of 1M and 10M entries (built through the library's sequencer, not HTTP): server
 //!    RSS and start-up time (spawn until `/checkpoint` answers, median of 5), plus a short load.
 //!
 //! Envelopes are built and signed before any timing starts; the HTTP client is a minimal
@@ -27,7 +32,10 @@
 //! - `BENCH_GEN_BUDGET_SECS` (900): wall-clock budget for generating the large logs
 //! - `BENCH_DIR`: where to put the large logs (kept and reused across runs if set; otherwise a
 //!   temporary directory that is deleted at the end)
-//! - `BENCH_SKIP_HTTP=1`: only the large-log part
+//! - `BENCH_SKIP_HTTP=1`: skip part 1-3
+//! - `BENCH_WITNESS_ROUNDS` (3), `BENCH_WITNESS_CLIENTS` (512): part 4; `BENCH_WITNESS_DIR`:
+//!   where its logs and witnesses keep their data (default: a temporary directory; e.g.
+//!   `/dev/shm` to take the disk's fsync latency out and compare CPU costs alone)
 //! - `EMBARGO_BIN`: the server binary to run (default: cargo's release build)
 
 use embargo::core::dsse::Envelope;
@@ -66,6 +74,9 @@ struct Cfg {
     gen_budget: Duration,
     dir: Option<PathBuf>,
     skip_http: bool,
+    witness_rounds: usize,
+    witness_clients: usize,
+    witness_dir: Option<PathBuf>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -106,6 +117,9 @@ impl Cfg {
             ),
             dir: std::env::var_os("BENCH_DIR").map(PathBuf::from),
             skip_http: std::env::var("BENCH_SKIP_HTTP").is_ok_and(|v| v == "1"),
+            witness_rounds: env_or("BENCH_WITNESS_ROUNDS", "3").parse().unwrap(),
+            witness_clients: env_or("BENCH_WITNESS_CLIENTS", "512").parse().unwrap(),
+            witness_dir: std::env::var_os("BENCH_WITNESS_DIR").map(PathBuf::from),
         }
     }
 }
@@ -559,6 +573,18 @@ impl Server {
         interval: &str,
         log: &Path,
     ) -> (Server, Duration) {
+        Server::start_with(data, key_file, vkey, interval, log, &[]).await
+    }
+
+    /// [`Server::start`] with `extra` flags (e.g. `--witness`).
+    async fn start_with(
+        data: &Path,
+        key_file: &Path,
+        vkey: &str,
+        interval: &str,
+        log: &Path,
+        extra: &[String],
+    ) -> (Server, Duration) {
         let addr = format!("127.0.0.1:{}", free_port());
         let stderr = std::fs::File::options()
             .create(true)
@@ -580,6 +606,7 @@ impl Server {
                 "--allow-key",
                 vkey,
             ])
+            .args(extra)
             .env(
                 "RUST_LOG",
                 std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "embargo=info".into()),
@@ -982,6 +1009,20 @@ fn main() {
         ));
     }
 
+    if cfg.witness_rounds > 0 {
+        rt.block_on(witness_runs(
+            &cfg,
+            &cfg.witness_dir
+                .as_ref()
+                .map(|d| d.join(format!("embargo-witness-bench-{}", std::process::id())))
+                .unwrap_or_else(|| scratch.path().join("witness-bench")),
+            &log_key_file,
+            &writer,
+            &vkey,
+            &server_log,
+        ));
+    }
+
     let gen_deadline = Instant::now() + cfg.gen_budget;
     for &target in &cfg.large {
         let dir = base.join("large-log");
@@ -1027,7 +1068,9 @@ fn main() {
     for n in &report.notes {
         eprintln!("- {n}");
     }
-    write_results(&report, &cfg, started);
+    if !report.rows.is_empty() {
+        write_results(&report, &cfg, started);
+    }
     if cfg.dir.is_none() {
         eprintln!("bench: removing {}", base.display());
     }
@@ -1258,4 +1301,228 @@ async fn large_log_runs(
         ),
     ]);
     server.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Witnessing's cost
+
+/// `embargo witness serve` for the benchmark's log, killed on drop.
+struct WitnessProc(Child);
+
+impl Drop for WitnessProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts witness `i` of the log `log_vkey` under `dir`; returns it and its `--witness` flag.
+async fn start_witness(dir: &Path, i: usize, log_vkey: &str, log: &Path) -> (WitnessProc, String) {
+    let pair = KeyPair::generate(&format!("bench.embargo.dev/w{i}")).unwrap();
+    let key_file = dir.join(format!("w{i}.key"));
+    pair.write_file(&key_file).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let stderr = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(server_binary())
+        .args(["witness", "serve", "--key"])
+        .arg(&key_file)
+        .arg("--data")
+        .arg(dir.join(format!("w{i}-data")))
+        .args(["--log", log_vkey, "--listen", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .expect("spawning embargo witness serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).await.is_err() {
+        assert!(Instant::now() < deadline, "witness {i} did not listen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let vkey = embargo::witness::cosignature::Cosigner::new(&pair)
+        .public()
+        .to_string();
+    (WitnessProc(child), format!("{vkey}=http://{addr}"))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Appends/s with and without three witnesses, in interleaved rounds; writes the witnessing
+/// section of RESULTS.md.
+async fn witness_runs(
+    cfg: &Cfg,
+    dir: &Path,
+    key_file: &Path,
+    writer: &KeyPair,
+    vkey: &str,
+    server_log: &Path,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let log_vkey = KeyPair::read_file(key_file).unwrap().public().to_string();
+    let mut witnesses = Vec::new();
+    let mut flags = Vec::new();
+    for i in 0..3 {
+        let (w, flag) = start_witness(dir, i, &log_vkey, server_log).await;
+        witnesses.push(w);
+        flags.extend(["--witness".to_owned(), flag]);
+    }
+    let (plain, _) = Server::start(
+        &dir.join("plain"),
+        key_file,
+        vkey,
+        &cfg.interval,
+        server_log,
+    )
+    .await;
+    let (witnessed, _) = Server::start_with(
+        &dir.join("witnessed"),
+        key_file,
+        vkey,
+        &cfg.interval,
+        server_log,
+        &flags,
+    )
+    .await;
+    // Enough envelopes for every round of one mode at 1.5x the Little bound (clients per
+    // sequencing interval); both logs get the same ones (each log deduplicates on its own).
+    let interval_s = cfg
+        .interval
+        .trim_end_matches("ms")
+        .parse::<f64>()
+        .unwrap_or(100.0)
+        / 1000.0;
+    let per_round = cfg.witness_clients as f64 / interval_s * (cfg.secs + cfg.warmup) * 1.5;
+    let n = (per_round * cfg.witness_rounds as f64) as u64;
+    eprintln!("bench: witnessing: signing {n} envelopes");
+    let salt: u64 = rand::random();
+    let bodies: Vec<String> = (0..n)
+        .into_par_iter()
+        .map(|i| signed_statement(writer, &format!("witness-{salt:x}"), i, STATEMENT_BYTES))
+        .collect();
+    let pool = |addr: &str| {
+        Arc::new(Requests::Pool {
+            reqs: bodies
+                .iter()
+                .map(|b| post_request(addr, b).into())
+                .collect(),
+            next: AtomicUsize::new(0),
+        })
+    };
+    let runs = [
+        ("none", plain.addr.clone(), plain.pid(), pool(&plain.addr)),
+        (
+            "3 witnesses",
+            witnessed.addr.clone(),
+            witnessed.pid(),
+            pool(&witnessed.addr),
+        ),
+    ];
+    let mut rates: [Vec<f64>; 2] = Default::default();
+    let mut p50s: [Vec<f64>; 2] = Default::default();
+    let mut p99s: [Vec<f64>; 2] = Default::default();
+    let mut cpu: [Vec<f64>; 2] = Default::default();
+    for round in 0..cfg.witness_rounds {
+        // Alternate which goes first, so neither always runs on a warmer or busier machine.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let (label, addr, pid, reqs) = &runs[k];
+            let c = cfg.witness_clients;
+            eprintln!("bench: witnessing round {round}: {label}, {c} closed-loop clients");
+            let m = run_load(addr, *pid, reqs.clone(), 201, c, Mode::Closed, cfg).await;
+            eprintln!(
+                "  {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+                m.rate, m.p50_ms, m.p99_ms
+            );
+            rates[k].push(m.rate);
+            p50s[k].push(m.p50_ms);
+            p99s[k].push(m.p99_ms);
+            cpu[k].push(m.cpu.0 / m.rate * 1e6);
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let info = get_text(&witnessed.addr, "/v1/log").await;
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    plain.stop();
+    witnessed.stop();
+    drop(witnesses);
+    if cfg.witness_dir.is_some() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let ratio = median(&rates[1]) / median(&rates[0]);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<!-- witnessing:begin (written by benches/log_load.rs) -->"
+    );
+    let _ = writeln!(
+        out,
+        "Run: {} UTC",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    let _ = writeln!(out, "Machine: {}", machine_info());
+    let _ = writeln!(
+        out,
+        "Command: `BENCH_SKIP_HTTP=1 BENCH_LARGE= BENCH_WITNESS_ROUNDS={} BENCH_WITNESS_CLIENTS={} BENCH_SECS={} BENCH_WARMUP={}{} scripts/bench-log.sh` (server interval {}; data on {})\n",
+        cfg.witness_rounds,
+        cfg.witness_clients,
+        cfg.secs,
+        cfg.warmup,
+        cfg.witness_dir
+            .as_ref()
+            .map(|d| format!(" BENCH_WITNESS_DIR={}", d.display()))
+            .unwrap_or_default(),
+        cfg.interval,
+        cfg.witness_dir
+            .as_ref()
+            .map_or_else(|| "the temporary directory's disk".to_owned(), |d| d.display().to_string())
+    );
+    let _ = writeln!(out, "| witnesses | appends/s per round | median appends/s | median p50 ms | median p99 ms | server CPU µs/append (median) |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for (k, (label, _, _, _)) in runs.iter().enumerate() {
+        let per: Vec<String> = rates[k].iter().map(|r| format!("{r:.0}")).collect();
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {:.0} | {:.1} | {:.1} | {:.0} |",
+            per.join(", "),
+            median(&rates[k]),
+            median(&p50s[k]),
+            median(&p99s[k]),
+            median(&cpu[k])
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nWitnessed / unwitnessed median appends/s: **{ratio:.3}** (cost {:.1}%). After the runs the witnessed log was at size {}, its witnessed checkpoint at {} (lag {} entries).",
+        (1.0 - ratio) * 100.0,
+        info["size"],
+        info["witnessing"]["witnessed_size"],
+        info["witnessing"]["lag_entries"]
+    );
+    let _ = writeln!(out, "<!-- witnessing:end -->");
+    eprintln!("\n{out}");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    const END: &str = "<!-- witnessing:end -->";
+    let new = match (old.find("<!-- witnessing:begin"), old.find(END)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{out}{}",
+            &old[..a],
+            old[b + END.len()..].trim_start_matches('\n')
+        ),
+        _ => format!("{old}\n## Witnessing's cost\n\n{out}"),
+    };
+    std::fs::write(&path, new).unwrap();
 }

@@ -34,8 +34,45 @@ pub struct ErrorBody {
 pub struct LogInfo {
     pub origin: String,
     pub vkey: String,
+    /// The size of the log's own latest checkpoint (`/checkpoint/latest`).
     pub size: u64,
     pub max_entry_size: usize,
+    /// The log's witness policy and how its witnesses are doing (absent without witnesses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessing: Option<WitnessingInfo>,
+}
+
+/// How the log gets its checkpoints cosigned, and how far the witnessed checkpoint lags.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct WitnessingInfo {
+    /// How many of `witnesses` must cosign a checkpoint before `/checkpoint` serves it.
+    pub policy: usize,
+    /// Whether submissions are answered only once a checkpoint covering them meets the policy
+    /// (`--ack-witnessed`); otherwise they are answered on the log's own checkpoint.
+    pub ack_witnessed: bool,
+    pub witnesses: Vec<WitnessInfo>,
+    /// The size of the checkpoint `/checkpoint` serves (absent until one meets the policy).
+    pub witnessed_size: Option<u64>,
+    /// Entries logged but not yet covered by the witnessed checkpoint.
+    pub lag_entries: u64,
+    /// Age in seconds of the oldest entry not yet covered by the witnessed checkpoint (its
+    /// `logged_at`); 0 when the witnessed checkpoint is the latest.
+    pub lag_seconds: u64,
+}
+
+/// One witness of the log, as the log last heard from it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct WitnessInfo {
+    /// The witness's cosignature/v1 verifier key.
+    pub vkey: String,
+    /// Where the log submits checkpoints (`<url>/add-checkpoint`).
+    pub url: String,
+    /// The largest tree size this witness is known to have cosigned (0: none yet).
+    pub cosigned_size: u64,
+    /// Why the last submission failed, if it did.
+    pub last_error: Option<String>,
+    /// When this witness last returned a valid cosignature.
+    pub last_success: Option<DateTime<Utc>>,
 }
 
 // ---- submissions ----

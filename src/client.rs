@@ -14,6 +14,7 @@ pub mod drand;
 pub mod monitor;
 pub mod transport;
 pub mod verify;
+pub mod witness;
 
 pub use transport::http_client;
 

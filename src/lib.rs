@@ -18,11 +18,11 @@
 //! | [`monitor`] | `embargo monitor`: the registry and lifecycles recomputed from the entries by [`rules`], split views, its durable state; the network behind [`monitor::follow::LogSource`] | reqwest (in `client::monitor`), printing |
 //! | [`witness`] | the C2SP witness: cosignature/v1, `add-checkpoint`, its durable state and its HTTP edge | the log's own state |
 //! | [`log`] | durable state: one writer per data directory ([`log::lock`]), tile store, blobs, indexes, the registry of parties and commitments, recovery, the sequencer's batched appends (which runs [`rules`] in log order) | HTTP |
-//! | [`service`] | every decision a request needs: submissions ([`service::submit`]), reveals, escrow deposits, openings, shares and the beacon watcher (behind a `RoundSource`); domain errors | HTTP statuses or headers, the network |
+//! | [`service`] | every decision a request needs: submissions ([`service::submit`]), reveals, escrow deposits, openings, shares and the beacon watcher (behind a `RoundSource`), witnessing ([`service::witnessing`]: checkpoints submitted to witnesses behind a `WitnessEndpoint`, the witnessed checkpoint, what an acknowledgement waits for); domain errors | HTTP statuses or headers, the network |
 //! | [`api`] | the HTTP API's request and response bodies | I/O, decisions |
 //! | [`server`] | HTTP: extract, call the service, answer; the one error mapping; [`server::routes`] | decisions, log state of its own, `client` |
-//! | [`client`] | outbound HTTP: the log's API, the transport, drand; the trust checks users rely on ([`client::verify`]: inclusion, a signing key current at the entry's index) | `server` |
-//! | `cmd` (the binary) | argument parsing and printing; joins `client` and `service` (the drand round source) | rules of its own |
+//! | [`client`] | outbound HTTP: the log's API, the transport, drand, witnesses' `add-checkpoint` ([`client::witness`]); the trust checks users rely on ([`client::verify`]: inclusion, a signing key current at the entry's index, K cosignatures from named witnesses) | `server` |
+//! | `cmd` (the binary) | argument parsing and printing; joins `client` and `service` (the drand round source, the witness endpoints) | rules of its own |
 //!
 //! (`witness` is a second application on the same `core`: its own state, service and HTTP
 //! edge in one folder, used by `embargo witness serve`.)

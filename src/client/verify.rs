@@ -12,7 +12,12 @@
 //! that lies there cannot make a revoked key valid, because the chain it must then show is
 //! made of its own signed entries.
 //!
-//! Never does I/O itself except in [`signer_valid_at`], through [`crate::client::Client`].
+//! It also owns the witness check ([`require_witnessed`], [`WitnessRequirement`]): a checkpoint
+//! a user relies on must carry valid cosignatures from K of the witnesses the user names
+//! (c2sp.org/tlog-cosignature), so a log cannot show that user a view no witness saw.
+//!
+//! Never does I/O itself except in [`signer_valid_at`] and [`included_entry`], through
+//! [`crate::client::Client`].
 
 use crate::client::Client;
 use crate::core::checkpoint::SignedCheckpoint;
@@ -20,6 +25,7 @@ use crate::core::entry::Leaf;
 use crate::core::note::PublicKey;
 use crate::core::predicate::{Kind, Predicate, Registration, TypedStatement};
 use crate::core::proof::TlogProof;
+use crate::witness::cosignature::{verify_cosignatures, CosignatureReport, WitnessKey};
 
 /// Why a signing key is not valid for a party at an entry's index.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -50,6 +56,117 @@ pub enum KeyError {
     MalformedChain { registration: u64, previous: u64 },
     #[error("registration entry {registration} is at the signed entry's own index {entry}")]
     SameIndex { registration: u64, entry: u64 },
+}
+
+/// Why a checkpoint does not meet the witnesses a user requires, or the requirement itself is
+/// not usable.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WitnessError {
+    #[error("--witness-threshold {threshold} asks for more cosignatures than the {given} witnesses given with --witness: lower it or name more witnesses")]
+    ThresholdTooHigh { threshold: usize, given: usize },
+    #[error("--witness-threshold must be at least 1")]
+    ThresholdZero,
+    #[error("--witness-threshold needs at least one --witness VKEY")]
+    ThresholdWithoutWitnesses,
+    #[error("the checkpoint of {size} entries is cosigned by only {valid} of the {needed} witnesses you require; missing: {missing}. Refusing to rely on it: the log's witnessed checkpoint may lag behind its entries (see its /v1/log), so retry later, or ask the log's operator why these witnesses do not cosign")]
+    NotWitnessed {
+        size: u64,
+        valid: usize,
+        needed: usize,
+        missing: String,
+    },
+    #[error("the checkpoint's signature lines cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// Succeeds if `note` (a signed checkpoint) carries valid `cosignature/v1` cosignatures from at
+/// least `k` of `witnesses`; lines from other keys are ignored. The error names every
+/// required witness without a valid cosignature (and says which lines were bad).
+pub fn require_witnessed(
+    note: &str,
+    witnesses: &[WitnessKey],
+    k: usize,
+) -> Result<CosignatureReport, WitnessError> {
+    let report =
+        verify_cosignatures(note, witnesses).map_err(|e| WitnessError::Malformed(e.to_string()))?;
+    if report.valid.len() >= k {
+        return Ok(report);
+    }
+    let mut missing = report.missing.clone();
+    missing.extend(
+        report
+            .invalid
+            .iter()
+            .map(|w| format!("{w} (bad signature)")),
+    );
+    let size = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_default();
+    Err(WitnessError::NotWitnessed {
+        size,
+        valid: report.valid.len(),
+        needed: k,
+        missing: missing.join(", "),
+    })
+}
+
+/// The witnesses a user requires of every checkpoint, and how many of them must cosign.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WitnessRequirement {
+    witnesses: Vec<WitnessKey>,
+    threshold: usize,
+}
+
+impl WitnessRequirement {
+    /// From `--witness` keys and `--witness-threshold` (default: all of them); `None` when no
+    /// witness is named.
+    pub fn new(
+        witnesses: Vec<WitnessKey>,
+        threshold: Option<usize>,
+    ) -> Result<Option<WitnessRequirement>, WitnessError> {
+        if witnesses.is_empty() {
+            return match threshold {
+                Some(_) => Err(WitnessError::ThresholdWithoutWitnesses),
+                None => Ok(None),
+            };
+        }
+        let threshold = threshold.unwrap_or(witnesses.len());
+        if threshold == 0 {
+            return Err(WitnessError::ThresholdZero);
+        }
+        if threshold > witnesses.len() {
+            return Err(WitnessError::ThresholdTooHigh {
+                threshold,
+                given: witnesses.len(),
+            });
+        }
+        Ok(Some(WitnessRequirement {
+            witnesses,
+            threshold,
+        }))
+    }
+
+    /// Checks a checkpoint the caller has verified against the log's key.
+    pub fn check(&self, cp: &SignedCheckpoint) -> Result<CosignatureReport, WitnessError> {
+        require_witnessed(&cp.text, &self.witnesses, self.threshold)
+    }
+
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+}
+
+/// Checks `cp` against `required`, if the user requires witnesses.
+pub fn check_witnessed(
+    cp: &SignedCheckpoint,
+    required: Option<&WitnessRequirement>,
+) -> Result<(), WitnessError> {
+    match required {
+        Some(r) => r.check(cp).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 /// The walk back through one party's registrations, to the one in effect at `entry`.
@@ -208,6 +325,11 @@ pub async fn included_entry(
     index: u64,
 ) -> anyhow::Result<Leaf> {
     use anyhow::{ensure, Context};
+    ensure!(
+        index < cp.size(),
+        "entry {index} is not covered by the checkpoint you rely on ({} entries): if the log has witnesses, its witnessed checkpoint has not reached this entry yet (see its /v1/log); retry later",
+        cp.size()
+    );
     let leaf = client.entry(index).await?;
     let proof = TlogProof::parse(&client.inclusion_proof(index, Some(cp.size())).await?)?;
     ensure!(
@@ -243,6 +365,116 @@ mod tests {
     use super::*;
     use crate::core::note::KeyPair;
     use crate::core::predicate::Role;
+
+    mod witnesses {
+        use super::super::*;
+        use crate::core::checkpoint::Checkpoint;
+        use crate::core::note::KeyPair;
+        use crate::core::tlog::Hash;
+        use crate::witness::cosignature::Cosigner;
+
+        fn cosigners() -> Vec<Cosigner> {
+            ["w.example/a", "w.example/b", "w.example/c"]
+                .map(|n| Cosigner::new(&KeyPair::generate(n).unwrap()))
+                .to_vec()
+        }
+
+        /// A checkpoint signed by a log and cosigned by `by`.
+        fn cosigned(by: &[&Cosigner]) -> SignedCheckpoint {
+            let log = KeyPair::generate("log.example").unwrap();
+            let cp = Checkpoint {
+                origin: "log.example".into(),
+                size: 42,
+                root: Hash([3; 32]),
+            };
+            let mut signed = cp.sign(&log).unwrap();
+            for c in by {
+                signed.text += &c.cosign(&cp.body(), 1_700_000_000).unwrap();
+            }
+            signed
+        }
+
+        fn keys(cs: &[Cosigner]) -> Vec<WitnessKey> {
+            cs.iter().map(|c| c.public().clone()).collect()
+        }
+
+        #[test]
+        fn two_of_three_passes_and_one_of_three_names_the_missing() {
+            let cs = cosigners();
+            let req = WitnessRequirement::new(keys(&cs), Some(2))
+                .unwrap()
+                .unwrap();
+            let report = req.check(&cosigned(&[&cs[0], &cs[2]])).unwrap();
+            assert_eq!(report.valid.len(), 2);
+            let err = req.check(&cosigned(&[&cs[1]])).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(
+                    err,
+                    WitnessError::NotWitnessed {
+                        size: 42,
+                        valid: 1,
+                        needed: 2,
+                        ..
+                    }
+                ),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(&cs[0].public().key_ref()) && msg.contains(&cs[2].public().key_ref()),
+                "{msg}"
+            );
+            assert!(!msg.contains(&cs[1].public().key_ref()), "{msg}");
+        }
+
+        #[test]
+        fn the_default_threshold_is_all_and_strangers_do_not_count() {
+            let cs = cosigners();
+            let req = WitnessRequirement::new(keys(&cs[..2]), None)
+                .unwrap()
+                .unwrap();
+            assert_eq!(req.threshold(), 2);
+            // c is not required: its cosignature does not stand in for b's.
+            let err = req.check(&cosigned(&[&cs[0], &cs[2]])).unwrap_err();
+            assert!(err.to_string().contains(&cs[1].public().key_ref()));
+            assert!(check_witnessed(&cosigned(&[]), None).is_ok());
+        }
+
+        #[test]
+        fn a_cosignature_on_another_checkpoint_is_reported_bad() {
+            let cs = cosigners();
+            let mut cp = cosigned(&[&cs[0]]);
+            let other = Checkpoint {
+                origin: "log.example".into(),
+                size: 43,
+                root: Hash([3; 32]),
+            };
+            cp.text += &cs[1].cosign(&other.body(), 5).unwrap();
+            let err = require_witnessed(&cp.text, &keys(&cs[..2]), 2).unwrap_err();
+            assert!(err.to_string().contains("(bad signature)"), "{err}");
+        }
+
+        #[test]
+        fn unusable_requirements_are_refused() {
+            let cs = cosigners();
+            assert_eq!(
+                WitnessRequirement::new(keys(&cs), Some(4)).unwrap_err(),
+                WitnessError::ThresholdTooHigh {
+                    threshold: 4,
+                    given: 3
+                }
+            );
+            assert_eq!(
+                WitnessRequirement::new(keys(&cs), Some(0)).unwrap_err(),
+                WitnessError::ThresholdZero
+            );
+            assert_eq!(
+                WitnessRequirement::new(vec![], Some(1)).unwrap_err(),
+                WitnessError::ThresholdWithoutWitnesses
+            );
+            assert_eq!(WitnessRequirement::new(vec![], None).unwrap(), None);
+        }
+    }
 
     fn key(name: &str) -> PublicKey {
         KeyPair::generate(name).unwrap().public().clone()

@@ -50,6 +50,8 @@ pub struct Args {
     /// Client state for checkpoint consistency (as `embargo fetch --state`).
     #[arg(long)]
     state: Option<PathBuf>,
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
     /// Do not print the table (the verdict line and file paths are still printed).
     #[arg(long)]
     quiet: bool,
@@ -106,6 +108,7 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
+        let required = a.witnesses.requirement()?;
         let fetched = super::runtime()?
             .block_on(super::fetch::fetch_verified(
                 log,
@@ -113,6 +116,7 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
                 index,
                 &dir,
                 a.state.clone(),
+                required.as_ref(),
             ))
             .with_context(|| {
                 format!("cannot audit commitment {index}: its model did not fetch and verify")

@@ -89,6 +89,8 @@ pub struct OpenArgs {
     /// The round's BLS signature, hex (default: the one the log's reveal entry published).
     #[arg(long)]
     signature: Option<String>,
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
 }
 
 #[derive(clap::Subcommand)]
@@ -378,6 +380,7 @@ async fn open(a: OpenArgs) -> anyhow::Result<()> {
     let client = Client::new(&a.log);
     let cp = SignedCheckpoint::verify(&client.checkpoint().await?, &a.vkey)
         .context("the log's checkpoint is not signed by --vkey")?;
+    embargo::client::verify::check_witnessed(&cp, a.witnesses.requirement()?.as_ref())?;
     let leaf = super::fetch::included_entry(&client, &a.vkey, &cp, a.commitment).await?;
     let commitment = super::fetch::typed(&leaf, Kind::ModelCommitment, a.commitment)?;
     let Predicate::ModelCommitment(c) = &commitment.predicate else {

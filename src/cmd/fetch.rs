@@ -3,7 +3,7 @@
 //! log's key, and that checkpoint's consistency with the last one this client saw.
 
 use anyhow::{bail, ensure, Context};
-use embargo::client::verify::signer_valid_at;
+use embargo::client::verify::{check_witnessed, signer_valid_at, WitnessRequirement};
 use embargo::client::Client;
 use embargo::core::checkpoint::SignedCheckpoint;
 use embargo::core::note::PublicKey;
@@ -34,6 +34,8 @@ pub struct Args {
     /// $EMBARGO_STATE, else ~/.local/state/embargo/state.json).
     #[arg(long)]
     state: Option<PathBuf>,
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
 }
 
 /// What a client remembers between runs: the latest checkpoint seen per log origin.
@@ -147,7 +149,16 @@ pub struct Fetched {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let f = fetch_verified(&a.log, &a.vkey, a.index, &a.out, a.state.clone()).await?;
+    let required = a.witnesses.requirement()?;
+    let f = fetch_verified(
+        &a.log,
+        &a.vkey,
+        a.index,
+        &a.out,
+        a.state.clone(),
+        required.as_ref(),
+    )
+    .await?;
     println!(
         "OK: {} {} by {} (sha3-256:{}, {} bytes in {} files) is in {}",
         f.model_name,
@@ -175,13 +186,15 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
 /// its consistency with the one this client saw before (`state`, default
 /// [`ClientState::default_path`]), the inclusion of the commitment and the reveal, the
 /// commitment's signature by a key the log's registration entries bind to the platform, the
-/// reveal's signature by the log, and the model's digest and size. Nothing is kept if a check fails.
+/// reveal's signature by the log, and the model's digest and size; with `witnesses`, the
+/// checkpoint's cosignatures first. Nothing is kept if a check fails.
 pub async fn fetch_verified(
     log: &str,
     vkey: &PublicKey,
     index: u64,
     out: &Path,
     state: Option<PathBuf>,
+    witnesses: Option<&WitnessRequirement>,
 ) -> anyhow::Result<Fetched> {
     let a = FetchTarget {
         log: log.to_owned(),
@@ -203,6 +216,7 @@ pub async fn fetch_verified(
     let client = Client::new(&a.log);
     let cp = SignedCheckpoint::verify(&client.checkpoint().await?, &a.vkey)
         .context("the log's checkpoint is not signed by --vkey")?;
+    check_witnessed(&cp, witnesses)?;
     let state_path = a.state.clone().unwrap_or_else(ClientState::default_path);
     let mut state = ClientState::load(&state_path)?;
     if let Some(previous) = state.checkpoints.get(&cp.checkpoint.origin) {

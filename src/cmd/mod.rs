@@ -21,13 +21,38 @@ pub mod witness;
 
 use anyhow::{bail, Context};
 use embargo::api::SubmitResponse;
+use embargo::client::verify::WitnessRequirement;
 use embargo::client::Client;
 use embargo::core::checkpoint::SignedCheckpoint;
 use embargo::core::dsse::Envelope;
 use embargo::core::note::PublicKey;
 use embargo::core::proof::TlogProof;
+use embargo::witness::cosignature::WitnessKey;
 use std::path::Path;
 use std::time::Duration;
+
+/// `--witness VKEY` (repeatable) and `--witness-threshold K`: the witnesses whose
+/// cosignatures a checkpoint must carry before a command relies on it. The check itself is
+/// the library's ([`embargo::client::verify::WitnessRequirement`]).
+#[derive(clap::Args, Clone, Default)]
+pub struct WitnessFlags {
+    /// A witness whose cosignature the log's checkpoint must carry, as its cosignature/v1
+    /// vkey (repeatable). Without it, checkpoints are checked against --vkey alone.
+    #[arg(long = "witness", value_name = "VKEY")]
+    witnesses: Vec<WitnessKey>,
+    /// How many of the --witness keys must have cosigned (default: all of them).
+    #[arg(long, value_name = "K")]
+    witness_threshold: Option<usize>,
+}
+
+impl WitnessFlags {
+    pub fn requirement(&self) -> anyhow::Result<Option<WitnessRequirement>> {
+        Ok(WitnessRequirement::new(
+            self.witnesses.clone(),
+            self.witness_threshold,
+        )?)
+    }
+}
 
 /// The log's verifier key: the pinned one, or (trust on first use) the one the log announces.
 pub async fn log_key(client: &Client, pinned: Option<PublicKey>) -> anyhow::Result<PublicKey> {

@@ -1,6 +1,7 @@
 //! `embargo receipt verify`: check decision receipts offline, link by link.
 
 use anyhow::Context;
+use embargo::client::verify::check_witnessed;
 use embargo::core::note::PublicKey;
 use embargo::decisions::receipt::{Receipt, ReceiptError};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,10 @@ pub struct VerifyArgs {
     /// The log's verifier key.
     #[arg(long)]
     vkey: PublicKey,
+    /// Witnesses the receipt's checkpoint must be cosigned by (a receipt made from a
+    /// witnessed proof: `serve --ack-witnessed`, or a proof fetched at the witnessed size).
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
 }
 
 /// One receipt read from disk: where it came from, and the receipt or why it is unreadable.
@@ -110,8 +115,17 @@ pub fn run(c: Command) -> u8 {
 
 fn verify(a: VerifyArgs) -> anyhow::Result<bool> {
     let mut all = true;
+    let required = a.witnesses.requirement()?;
     let n = for_each(&a.receipts, |l| {
-        match l.receipt.and_then(|r| r.verify(&a.vkey)) {
+        let verified = l.receipt.and_then(|r| r.verify(&a.vkey));
+        if let Ok(v) = &verified {
+            if let Err(e) = check_witnessed(&v.checkpoint, required.as_ref()) {
+                all = false;
+                println!("FAIL {}: broken link witnesses: {e}", l.label);
+                return Ok(());
+            }
+        }
+        match verified {
             Ok(v) => println!(
                 "OK {}: record {} of {} in batch entry {} ({}, commitment {}, subject {}, {} at {}), in checkpoint {} of {}",
                 l.label,

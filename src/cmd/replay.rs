@@ -6,6 +6,7 @@ use anyhow::{bail, ensure, Context};
 use embargo::audit::data::{Column, Table};
 use embargo::audit::model::{self, Model};
 use embargo::audit::suite::{Col, Input, InputType, Loc, Output, ScoreKind};
+use embargo::client::verify::check_witnessed;
 use embargo::client::Client;
 use embargo::core::note::PublicKey;
 use embargo::decisions::decision::{DecisionRecord, OutputSpec};
@@ -57,6 +58,9 @@ pub struct Args {
     /// Client state for checkpoint consistency (as `embargo fetch --state`).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Witnesses every receipt's checkpoint (and the fetched model's) must be cosigned by.
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
 }
 
 pub fn run(a: Args) -> u8 {
@@ -213,8 +217,9 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
             }
+            let required = a.witnesses.requirement()?;
             let fetched = super::runtime()?
-                .block_on(super::fetch::fetch_verified(log, &a.vkey, index, &dir, a.state.clone()))
+                .block_on(super::fetch::fetch_verified(log, &a.vkey, index, &dir, a.state.clone(), required.as_ref()))
                 .with_context(|| format!("cannot replay against commitment {index}: its model did not fetch and verify"))?;
             cleanup = Some(dir.clone());
             eprintln!(
@@ -289,6 +294,7 @@ fn replay_all(
     };
     let (mut passed, mut failed, mut partial) = (0usize, 0usize, 0usize);
     let mut seen = 0u64;
+    let required = a.witnesses.requirement()?;
     let n = super::receipt::for_each(&a.receipts, |l| {
         seen += 1;
         ensure!(
@@ -297,8 +303,12 @@ fn replay_all(
             a.receipts[0].display()
         );
         let verified = match l.receipt.as_ref().map_err(|e| e.to_string()).and_then(|r| {
-            r.verify(&a.vkey)
-                .map_err(|e| format!("broken link {}: {e}", e.link()))
+            let v = r
+                .verify(&a.vkey)
+                .map_err(|e| format!("broken link {}: {e}", e.link()))?;
+            check_witnessed(&v.checkpoint, required.as_ref())
+                .map_err(|e| format!("broken link witnesses: {e}"))?;
+            Ok(v)
         }) {
             Ok(v) => v,
             Err(e) => {

@@ -1,11 +1,14 @@
 use anyhow::Context;
 use embargo::client::drand::DrandEndpoint;
+use embargo::client::witness::HttpWitness;
 use embargo::core::note::{KeyPair, PublicKey};
 use embargo::escrow::Chain;
 use embargo::log::registry::Policy;
 use embargo::log::sequencer::Sequencer;
 use embargo::log::Log;
 use embargo::server::{router, AppState};
+use embargo::service::witnessing::{WitnessSpec, Witnessing, WitnessingConfig};
+use embargo::witness::cosignature::WitnessKey;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +56,45 @@ pub struct Args {
     /// How often the log looks for escrows whose round has come, with --drand-url.
     #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
     beacon_poll: Duration,
+    /// A witness the log submits every checkpoint to, as its cosignature/v1 vkey and its
+    /// submission URL: `VKEY=URL` (repeatable). With witnesses, `/checkpoint` serves the newest
+    /// checkpoint that meets --witness-policy.
+    #[arg(long = "witness", value_name = "VKEY=URL", value_parser = parse_witness)]
+    witnesses: Vec<WitnessSpec>,
+    /// How many of the witnesses must cosign a checkpoint before `/checkpoint` serves it
+    /// (default: all of them).
+    #[arg(long, value_name = "K")]
+    witness_policy: Option<usize>,
+    /// How long one request to a witness may take.
+    #[arg(long, default_value = "5s", value_parser = super::parse_duration)]
+    witness_timeout: Duration,
+    /// Answer a submission only once a checkpoint covering it meets the witness policy (its
+    /// proof then carries the cosignatures); without it, submissions are answered on the log's
+    /// own checkpoint.
+    #[arg(long, requires = "witnesses")]
+    ack_witnessed: bool,
+    /// With --ack-witnessed: how long a submission waits before it is answered 503 (the entry
+    /// stays logged).
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    ack_timeout: Duration,
+}
+
+/// `VKEY=URL` of `--witness` (a cosignature/v1 vkey holds no `=`: its base64 has no padding).
+fn parse_witness(s: &str) -> anyhow::Result<WitnessSpec> {
+    let (vkey, url) = s.split_once('=').with_context(|| {
+        format!("--witness {s:?} must be VKEY=URL, e.g. witness.example/w1+1234abcd+BASE64=https://witness.example/w1")
+    })?;
+    let key: WitnessKey = vkey.parse()?;
+    let parsed = reqwest::Url::parse(url)
+        .with_context(|| format!("--witness {s:?}: {url:?} is not a URL"))?;
+    anyhow::ensure!(
+        matches!(parsed.scheme(), "http" | "https"),
+        "--witness {s:?}: the URL must be http or https"
+    );
+    Ok(WitnessSpec {
+        key,
+        url: url.trim_end_matches('/').to_owned(),
+    })
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -113,6 +155,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let writers: HashMap<String, PublicKey> =
         a.allow_keys.into_iter().map(|k| (k.key_ref(), k)).collect();
     let cp = log.checkpoint();
+    let urls: Vec<String> = a.witnesses.iter().map(|w| w.url.clone()).collect();
+    let witnessing = Witnessing::new(
+        &log,
+        WitnessingConfig {
+            witnesses: a.witnesses.clone(),
+            policy: a.witness_policy,
+            ack_timeout: a.ack_witnessed.then_some(a.ack_timeout),
+            request_timeout: a.witness_timeout,
+        },
+    )?
+    .map(Arc::new);
     let state = Arc::new(AppState {
         log: log.clone(),
         sequencer,
@@ -120,6 +173,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         operator_token,
         revealing: Default::default(),
         admin: Default::default(),
+        witnessing: witnessing.clone(),
     });
     let (drand_urls, beacon_poll) = (a.drand_urls.clone(), a.beacon_poll);
     super::runtime()?.block_on(async move {
@@ -141,6 +195,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         eprintln!("embargo: vkey {}", log.key().public());
         tokio::spawn(watch_beacons(state.clone(), drand_urls, beacon_poll));
+        if let Some(w) = witnessing {
+            eprintln!(
+                "embargo: {} witnesses, policy {}{}",
+                urls.len(),
+                w.policy(),
+                if a.ack_witnessed {
+                    ", submissions acknowledged once witnessed"
+                } else {
+                    ""
+                }
+            );
+            let endpoints = HttpWitness::all(&urls, a.witness_timeout);
+            tokio::spawn(witness_checkpoints(log.clone(), w, endpoints));
+        }
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -154,6 +222,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// client.
 async fn watch_beacons(state: Arc<AppState>, urls: Vec<String>, every: Duration) {
     embargo::service::escrow::watch_beacons(state, DrandEndpoint::all(&urls), every).await
+}
+
+/// Gets the log's checkpoints cosigned through the witnesses' HTTP endpoints
+/// (`client::witness`), handed here to the service's witnessing task, which never imports
+/// the client.
+async fn witness_checkpoints(log: Arc<Log>, w: Arc<Witnessing>, endpoints: Vec<HttpWitness>) {
+    embargo::service::witnessing::witness_checkpoints(log, w, endpoints).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Stopping is always safe: acknowledged entries are already

@@ -1,4 +1,5 @@
 use anyhow::{bail, Context};
+use embargo::client::verify::{check_witnessed, WitnessRequirement};
 use embargo::client::Client;
 use embargo::core::checkpoint::SignedCheckpoint;
 use embargo::core::note::PublicKey;
@@ -25,6 +26,9 @@ pub struct Args {
     /// Where to fetch the consistency proof from.
     #[arg(long)]
     log: Option<String>,
+    /// Witnesses the proof's checkpoint (or the --new checkpoint) must be cosigned by.
+    #[command(flatten)]
+    witnesses: super::WitnessFlags,
 }
 
 fn read(path: &PathBuf) -> anyhow::Result<String> {
@@ -32,23 +36,33 @@ fn read(path: &PathBuf) -> anyhow::Result<String> {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    let required = a.witnesses.requirement()?;
+    let required = required.as_ref();
     match (a.entry, a.proof, a.old, a.new) {
-        (Some(entry), Some(proof), None, None) => verify_inclusion(&a.vkey, &entry, &proof),
+        (Some(entry), Some(proof), None, None) => {
+            verify_inclusion(&a.vkey, &entry, &proof, required)
+        }
         (None, None, Some(old), Some(new)) => {
             let log = a
                 .log
                 .context("a consistency check needs --log URL to fetch the proof from")?;
-            verify_consistency(&a.vkey, &old, &new, &log).await
+            verify_consistency(&a.vkey, &old, &new, &log, required).await
         }
         _ => bail!("use either `--entry FILE PROOF` or `--old CP --new CP --log URL`"),
     }
 }
 
-fn verify_inclusion(vkey: &PublicKey, entry: &PathBuf, proof: &PathBuf) -> anyhow::Result<()> {
+fn verify_inclusion(
+    vkey: &PublicKey,
+    entry: &PathBuf,
+    proof: &PathBuf,
+    required: Option<&WitnessRequirement>,
+) -> anyhow::Result<()> {
     let entry_bytes =
         std::fs::read(entry).with_context(|| format!("cannot read {}", entry.display()))?;
     let proof = TlogProof::parse(&read(proof)?)?;
     let cp = proof.verify(vkey, &entry_bytes)?;
+    check_witnessed(&cp, required)?;
     println!(
         "OK: {} is entry {} of {} at tree size {}",
         entry.display(),
@@ -64,11 +78,13 @@ async fn verify_consistency(
     old: &PathBuf,
     new: &PathBuf,
     log: &str,
+    required: Option<&WitnessRequirement>,
 ) -> anyhow::Result<()> {
     let old_cp = SignedCheckpoint::verify(&read(old)?, vkey)
         .with_context(|| format!("{} is not a valid checkpoint", old.display()))?;
     let new_cp = SignedCheckpoint::verify(&read(new)?, vkey)
         .with_context(|| format!("{} is not a valid checkpoint", new.display()))?;
+    check_witnessed(&new_cp, required)?;
     let (o, n) = (old_cp.size(), new_cp.size());
     if o > n {
         bail!("the old checkpoint ({o} entries) is larger than the new one ({n}): swap --old and --new");

@@ -141,6 +141,10 @@ pub struct Log {
     registry: Registry,
     blobs: crate::log::blobs::BlobStore,
     state: RwLock<Arc<Snapshot>>,
+    /// The size of every checkpoint as it is published, for followers such as the witnessing
+    /// task ([`Log::subscribe`]); sending never blocks the sequencer, and a slow follower sees
+    /// only the newest value.
+    published: tokio::sync::watch::Sender<u64>,
     /// Held for the log's life: no other process opens this data directory meanwhile.
     lock: std::sync::Mutex<DirLock>,
 }
@@ -205,6 +209,7 @@ impl Log {
             key,
             registry,
             blobs,
+            published: tokio::sync::watch::Sender::new(size),
             state: RwLock::new(Arc::new(Snapshot::new(checkpoint, MemoryTiles::default()))),
             lock: std::sync::Mutex::new(lock),
         });
@@ -268,7 +273,23 @@ impl Log {
     }
 
     pub(crate) fn publish(&self, snapshot: Arc<Snapshot>) {
+        let size = snapshot.size();
         *self.state.write().unwrap() = snapshot;
+        self.published.send_replace(size);
+    }
+
+    /// Follows the sizes of the checkpoints the log publishes (only the newest is kept for a
+    /// follower that falls behind).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// The signed checkpoint the log published at exactly `size`, if it is still kept.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, LogError> {
+        if size == self.size() {
+            return Ok(Some(self.checkpoint().text));
+        }
+        Ok(self.index.checkpoint_at(size)?)
     }
 
     pub fn checkpoint(&self) -> SignedCheckpoint {

@@ -13,6 +13,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The file holding the witnessed checkpoint, beside `checkpoint` (not a URL of the read API:
+/// `/checkpoint` serves it when a witness policy is configured).
+pub const WITNESSED_CHECKPOINT: &str = "checkpoint.witnessed";
+
 /// The tile store rooted at a data directory.
 pub struct TileStore {
     root: PathBuf,
@@ -104,6 +108,25 @@ impl TileStore {
     /// The current checkpoint text, if the log has one.
     pub fn read_checkpoint(&self) -> io::Result<Option<String>> {
         match fs::read_to_string(self.root.join("checkpoint")) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the witnessed checkpoint (the newest checkpoint that met the witness policy,
+    /// with its cosignatures) durably: temp file, fsync, rename, fsync of the directory, so a
+    /// crash leaves either the old or the new note, never a torn one. It is not a commit point
+    /// of the log: it only ever holds a checkpoint the log had already made durable and
+    /// published, so its size never exceeds the checkpoint's, and recovery never touches it.
+    pub fn write_witnessed_checkpoint(&self, text: &str) -> io::Result<()> {
+        write_file_synced(&self.root.join(WITNESSED_CHECKPOINT), text.as_bytes())?;
+        sync_dir(&self.root)
+    }
+
+    /// The witnessed checkpoint last written, if any.
+    pub fn read_witnessed_checkpoint(&self) -> io::Result<Option<String>> {
+        match fs::read_to_string(self.root.join(WITNESSED_CHECKPOINT)) {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),

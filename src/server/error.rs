@@ -12,6 +12,7 @@ use crate::service::error::CommitmentError;
 use crate::service::parties::PartyError;
 use crate::service::submit::SubmitError;
 use crate::service::views::ViewError;
+use crate::service::witnessing::NoWitnessedCheckpoint;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -140,6 +141,16 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<NoWitnessedCheckpoint> for ApiError {
+    fn from(e: NoWitnessedCheckpoint) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_witnessed",
+            e.to_string(),
+        )
+    }
+}
+
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> ApiError {
         let message = e.to_string();
@@ -152,6 +163,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::SignatureCount { .. } => (StatusCode::BAD_REQUEST, "bad_signatures"),
             SubmitError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             SubmitError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            SubmitError::NotWitnessed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "not_witnessed"),
         };
         ApiError::new(status, code, message)
     }

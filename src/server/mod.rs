@@ -29,6 +29,7 @@ pub use crate::service::AppState;
 
 use crate::core::entry::MAX_ENTRY_SIZE;
 use crate::core::tlog::{self, TileId};
+use crate::service::witnessing;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -46,6 +47,7 @@ const CHECKPOINT_CACHE: &str = "public, max-age=2";
 fn table() -> Routes {
     let t = Routes::default()
         .get("/checkpoint", checkpoint)
+        .get("/checkpoint/latest", latest_checkpoint)
         .get("/tile/{*path}", tile)
         .add(
             "/v1/entries",
@@ -158,7 +160,15 @@ fn text(
     resp
 }
 
-async fn checkpoint(State(s): State<Arc<AppState>>) -> Response {
+/// The witnessed checkpoint when the log has witnesses, else the log's own.
+async fn checkpoint(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let note = witnessing::served_checkpoint(&s)?;
+    Ok(text(note, "text/plain; charset=utf-8", CHECKPOINT_CACHE))
+}
+
+/// The log's own latest checkpoint, witnessed or not (the same as `/checkpoint` without
+/// witnesses).
+async fn latest_checkpoint(State(s): State<Arc<AppState>>) -> Response {
     text(
         s.log.checkpoint().text,
         "text/plain; charset=utf-8",
@@ -240,7 +250,7 @@ async fn inclusion_proof(
         .as_deref()
         .map(|v| parse_index(v, "size"))
         .transpose()?;
-    let proof = s.log.inclusion_proof(index, size)?;
+    let proof = witnessing::with_cosignatures(&s, s.log.inclusion_proof(index, size)?);
     Ok(text(
         proof.to_text(),
         "text/plain; charset=utf-8",
@@ -283,5 +293,6 @@ async fn log_info(State(s): State<Arc<AppState>>) -> Json<LogInfo> {
         vkey: s.log.key().public().to_string(),
         size: s.log.size(),
         max_entry_size: MAX_ENTRY_SIZE,
+        witnessing: s.witnessing.as_ref().map(|w| w.info(&s.log)),
     })
 }

@@ -3,11 +3,13 @@
 //!
 //! Owns: the state requests share ([`AppState`]), reveals and model downloads
 //! ([`commitments`]), escrow deposits, openings, trustees' shares and the beacon watcher
-//! ([`escrow`]), and the domain errors they refuse with ([`error`]).
+//! ([`escrow`]), getting checkpoints cosigned and the witnessed checkpoint ([`witnessing`]),
+//! and the domain errors they refuse with ([`error`]).
 //!
 //! Never: speaks HTTP (no status codes, no headers, no axum or reqwest; `server/` maps the
 //! errors to HTTP in one place), or fetches anything from the network itself (the beacon
-//! watcher reads rounds from a [`escrow::RoundSource`] it is handed).
+//! watcher reads rounds from a [`escrow::RoundSource`] it is handed, the witnessing task
+//! submits through a [`witnessing::WitnessEndpoint`]).
 //!
 //! Submissions, the party's and the log's own, go through [`submit`]: the one path into the
 //! sequencer, where the rules are decided in log order.
@@ -19,6 +21,7 @@ pub mod escrow;
 pub mod parties;
 pub mod submit;
 pub mod views;
+pub mod witnessing;
 
 use crate::core::note::PublicKey;
 use crate::log::sequencer::Sequencer;
@@ -38,4 +41,6 @@ pub struct AppState {
     pub revealing: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Serializes operator changes, so two registrations of one name cannot race.
     pub admin: tokio::sync::Mutex<()>,
+    /// The log's witnesses and its witnessed checkpoint; `None` without `--witness`.
+    pub witnessing: Option<Arc<witnessing::Witnessing>>,
 }

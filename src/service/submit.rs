@@ -21,7 +21,7 @@ use crate::rules::{AdmitError, Effect, Signer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Why a submission was not logged. Nothing was stored in any case.
+/// Why a submission was not logged. Nothing was stored, except for [`SubmitError::NotWitnessed`].
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error(transparent)]
@@ -38,6 +38,14 @@ pub enum SubmitError {
     Sequencer(sequencer::SubmitError),
     #[error(transparent)]
     Log(#[from] LogError),
+    /// `--ack-witnessed`: the entry is logged, but no checkpoint covering it met the witness
+    /// policy in time. Unlike every other variant, something WAS stored.
+    #[error("the entry IS logged, at index {index}, but no checkpoint covering it has been cosigned by {policy} witnesses within {}s, so it is not acknowledged as witnessed yet; do not resubmit under another envelope: send the same envelope again later (answered with the same index) or fetch GET /v1/proof/inclusion?index={index} once /v1/log shows witnessed_size above {index}", waited.as_secs())]
+    NotWitnessed {
+        index: u64,
+        policy: usize,
+        waited: std::time::Duration,
+    },
     /// The log built a statement its own schema refuses: a bug, never the client's doing.
     #[error("the log built an invalid statement: {0}")]
     Internal(String),
@@ -62,11 +70,42 @@ pub async fn submit_envelope(
     // An envelope the log already holds is answered with its entry before any other check:
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.
     let key = dedup_key(&canonical);
-    if let Some(index) = s.log.find_duplicate(&key)? {
-        return Ok(answer_duplicate(s, index)?);
+    let answer = match s.log.find_duplicate(&key)? {
+        Some(index) => answer_duplicate(s, index)?,
+        None => {
+            let effect = admit(s, &envelope, &canonical)?;
+            sequence(s, canonical.into(), key, effect).await?
+        }
+    };
+    acknowledge(s, answer).await
+}
+
+/// What a submission's answer waits for. By default, the log's own checkpoint: the entry is
+/// durable and covered by a checkpoint the log signed (the proof in `answer`). With
+/// `--ack-witnessed`, also a witnessed checkpoint covering it: the answer then carries the
+/// proof against that checkpoint, cosignatures included, or, after the timeout,
+/// [`SubmitError::NotWitnessed`] (the entry stays logged; a retry of the same envelope is
+/// answered with the same index and waits again).
+async fn acknowledge(s: &AppState, answer: SubmitResponse) -> Result<SubmitResponse, SubmitError> {
+    let Some(w) = &s.witnessing else {
+        return Ok(answer);
+    };
+    match w.wait_covering(answer.index + 1).await {
+        Ok(None) => Ok(answer),
+        Ok(Some(cp)) => {
+            let mut proof = s.log.inclusion_proof(answer.index, Some(cp.size()))?;
+            proof.checkpoint = cp.text.clone();
+            Ok(SubmitResponse {
+                tlog_proof: proof.to_text(),
+                ..answer
+            })
+        }
+        Err(waited) => Err(SubmitError::NotWitnessed {
+            index: answer.index,
+            policy: w.policy(),
+            waited,
+        }),
     }
-    let effect = admit(s, &envelope, &canonical)?;
-    sequence(s, canonical.into(), key, effect).await
 }
 
 /// Checks an envelope before it is queued. Returns what the entry is for the rules.

@@ -392,9 +392,14 @@ pub struct PartyCounts {
 pub struct Summary {
     pub origin: String,
     pub vkey: String,
-    /// The checkpoint as served at `/checkpoint` (verify it; do not trust this copy).
+    /// The checkpoint as served at `/checkpoint` (verify it; do not trust this copy): with
+    /// witnesses, the witnessed one and its cosignatures (the log's own until one exists).
     pub checkpoint: String,
+    /// The size of `checkpoint`.
     pub size: u64,
+    /// With witnesses: the policy, each witness and the witnessed checkpoint's lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessing: Option<crate::api::WitnessingInfo>,
     /// When the newest entry was logged: the checkpoint was signed in that batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latest_logged_at: Option<DateTime<Utc>>,
@@ -477,7 +482,8 @@ pub struct SearchResults {
 
 /// `GET /v1/browse/summary`.
 pub fn summary(s: &AppState) -> Result<Summary, ViewError> {
-    let cp = s.log.checkpoint();
+    let witnessed = s.witnessing.as_ref().and_then(|w| w.witnessed());
+    let cp = witnessed.map_or_else(|| s.log.checkpoint(), |w| (*w).clone());
     let size = cp.size();
     let latest_logged_at = match size {
         0 => None,
@@ -493,6 +499,7 @@ pub fn summary(s: &AppState) -> Result<Summary, ViewError> {
         vkey: s.log.key().public().to_string(),
         checkpoint: cp.text,
         size,
+        witnessing: s.witnessing.as_ref().map(|w| w.info(&s.log)),
         latest_logged_at,
         now: st.now,
         commitments: st.commitments.clone(),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod witness;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -45,7 +47,7 @@ impl Server {
     }
 
     /// Starts a log in `data` with key `key` and only `flags` (none of [`Server::start`]'s), on a
-    /// free port, and waits until it serves its checkpoint. A server that exits first (most
+    /// free port, and waits until it serves its API. A server that exits first (most
     /// likely another process took the port) is tried again on another port, five times.
     pub fn with_flags(data: &Path, key: &Path, flags: &[&str]) -> Server {
         let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
@@ -110,7 +112,9 @@ impl Server {
             key: key.to_owned(),
             flags,
         };
-        let checkpoint = format!("{}/checkpoint", server.url);
+        // `/v1/log`, not `/checkpoint`: a log with witnesses serves no checkpoint until one
+        // meets its policy, but it is up.
+        let checkpoint = format!("{}/v1/log", server.url);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = server.exited() {

@@ -30,10 +30,24 @@ async function logPanel() {
           c.timestamp ? [', cosigned ', timeEl(c.timestamp.toISOString())] : '',
           h('span', { class: 'muted' }, ' \u2014 listed, not checked: this page has no witness keys'))))
         : h('span', { id: 'cosignatures' }, 'no witness has cosigned this checkpoint yet')],
+      ...(s.witnessing ? [['Witnessing', witnessing(s.witnessing)]] : []),
     ]),
     h('details', {}, h('summary', {}, 'The checkpoint as served'), h('pre', {}, s.checkpoint)),
     verifyControl({ index: null, label: 'Verify the checkpoint' }));
   counts(s);
+}
+
+// The log's witness policy and how far the witnessed checkpoint (shown above) lags behind
+// the log's newest entries, as the log reports it.
+function witnessing(w) {
+  const lag = w.lag_entries
+    ? `${num(w.lag_entries)} newer entries not yet witnessed (the oldest logged ${num(w.lag_seconds)} s ago)`
+    : 'the witnessed checkpoint covers every entry';
+  return h('div', { id: 'witnessing' },
+    `policy: ${w.policy} of ${w.witnesses.length} witnesses must cosign; ${lag}`,
+    h('ul', { class: 'keys' }, w.witnesses.map((x) => h('li', {}, h('code', {}, x.vkey.split('+')[0]),
+      ` cosigned up to ${num(x.cosigned_size)}`,
+      x.last_error ? h('span', { class: 'muted' }, ` \u2014 last error: ${x.last_error}`) : ''))));
 }
 
 function counts(s) {
