@@ -51,6 +51,7 @@ async fn start() -> InProcess {
         operator_token: Some(TOKEN.into()),
         revealing: Default::default(),
         admin: Default::default(),
+        admission: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -5,7 +5,8 @@ use embargo::escrow::Chain;
 use embargo::log::registry::Policy;
 use embargo::log::sequencer::Sequencer;
 use embargo::log::Log;
-use embargo::server::{router, AppState};
+use embargo::server::{router_with, serve, AppState, ConnectionLimits, Pace};
+use embargo::service::admission::{Admission, Bounds};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +54,99 @@ pub struct Args {
     /// How often the log looks for escrows whose round has come, with --drand-url.
     #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
     beacon_poll: Duration,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// How much any one client may hold (README, "Limits").
+#[derive(clap::Args)]
+pub struct LimitArgs {
+    /// Open connections in total; more are answered 503 and closed. Lowered to fit the
+    /// process's file descriptor limit (minus 128 for the log's own files) if needed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Open connections from one client address; more are answered 503 and closed.
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_client: usize,
+    /// How long a client has to send a request's headers; then the connection is closed.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    header_timeout: Duration,
+    /// How long a request body may take before --min-body-rate applies.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    body_grace: Duration,
+    /// Bytes per second a request body must average after --body-grace; a body of declared
+    /// length L must also be in within body-grace + L / rate. Slower bodies are dropped.
+    #[arg(long, default_value_t = 16384)]
+    min_body_rate: u64,
+    /// Reveal and escrow uploads received at once; more are answered 503.
+    #[arg(long, default_value_t = 16)]
+    max_uploads: usize,
+    /// Submissions (POST /v1/entries) in progress at once; more are answered 503.
+    #[arg(long, default_value_t = 1024)]
+    max_pending_submissions: usize,
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take before the connections
+    /// still open are closed.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    drain: Duration,
+}
+
+impl LimitArgs {
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            uploads: self.max_uploads.max(1),
+            submissions: self.max_pending_submissions.max(1),
+        }
+    }
+
+    fn pace(&self) -> Pace {
+        Pace {
+            grace: self.body_grace,
+            min_rate: self.min_body_rate.max(1),
+        }
+    }
+
+    fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: fit_fd_limit(self.max_connections.max(1)),
+            max_per_client: self.max_connections_per_client.max(1),
+            header_timeout: self.header_timeout,
+            drain: self.drain,
+        }
+    }
+}
+
+/// File descriptors kept for the log's own files (tiles, blobs, sled) beside connections.
+const FD_RESERVE: u64 = 128;
+
+/// Raises the soft file descriptor limit to the hard one, and lowers `wanted` to fit in it.
+fn fit_fd_limit(wanted: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct handed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return wanted;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let room = (lim.rlim_cur as u64).saturating_sub(FD_RESERVE).max(16) as usize;
+    if room < wanted {
+        eprintln!(
+            "embargo: --max-connections lowered to {room} to fit the file descriptor limit ({})",
+            lim.rlim_cur
+        );
+    }
+    wanted.min(room)
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -120,9 +214,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         operator_token,
         revealing: Default::default(),
         admin: Default::default(),
+        admission: Admission::new(a.limits.bounds()),
     });
+    let (pace, connections) = (a.limits.pace(), a.limits.connections());
     let (drand_urls, beacon_poll) = (a.drand_urls.clone(), a.beacon_poll);
-    super::runtime()?.block_on(async move {
+    let runtime = super::runtime()?;
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
@@ -141,11 +238,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         eprintln!("embargo: vkey {}", log.key().public());
         tokio::spawn(watch_beacons(state.clone(), drand_urls, beacon_poll));
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("the HTTP server failed")
-    })
+        serve(
+            listener,
+            router_with(state, pace),
+            connections,
+            shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
+    });
+    // Connections still open after the drain are dropped here; blocking reads end with them.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 /// Opens escrows whose round has come, with signatures fetched from the drand endpoints at

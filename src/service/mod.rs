@@ -1,7 +1,8 @@
 //! The application layer: every decision the log takes for a request, in functions that the
 //! HTTP edge (and the beacon watcher) call.
 //!
-//! Owns: the state requests share ([`AppState`]), reveals and model downloads
+//! Owns: the state requests share ([`AppState`]), the bounds on concurrent work
+//! ([`admission`]), reveals and model downloads
 //! ([`commitments`]), escrow deposits, openings, trustees' shares and the beacon watcher
 //! ([`escrow`]), and the domain errors they refuse with ([`error`]).
 //!
@@ -12,6 +13,7 @@
 //! Submissions, the party's and the log's own, go through [`submit`]: the one path into the
 //! sequencer, where the rules are decided in log order.
 
+pub mod admission;
 pub mod commitments;
 pub mod error;
 pub mod escrow;
@@ -35,4 +37,6 @@ pub struct AppState {
     pub revealing: std::sync::Mutex<std::collections::HashSet<u64>>,
     /// Serializes operator changes, so two registrations of one name cannot race.
     pub admin: tokio::sync::Mutex<()>,
+    /// Bounds on concurrent uploads and submissions; refusals over them are immediate.
+    pub admission: admission::Admission,
 }

@@ -38,6 +38,8 @@ pub enum SubmitError {
     Sequencer(sequencer::SubmitError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Busy(#[from] super::admission::Busy),
     /// The log built a statement its own schema refuses: a bug, never the client's doing.
     #[error("the log built an invalid statement: {0}")]
     Internal(String),
@@ -58,6 +60,7 @@ pub async fn submit_envelope(
     s: &AppState,
     envelope: Envelope,
 ) -> Result<SubmitResponse, SubmitError> {
+    let _slot = s.admission.submission()?;
     let canonical = envelope.to_canonical_json();
     // An envelope the log already holds is answered with its entry before any other check:
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.
