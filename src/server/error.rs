@@ -104,6 +104,7 @@ impl From<AdmitError> for ApiError {
             }
             AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
             AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
+            AdmitError::ModelLimits { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "model_limits"),
             AdmitError::AlreadyRevealed { .. } => (StatusCode::CONFLICT, "already_revealed"),
             AdmitError::EscrowAlreadyInvalid { .. } => (StatusCode::CONFLICT, "not_openable"),
             AdmitError::KeyInUse { .. } => (StatusCode::CONFLICT, "key_in_use"),
@@ -163,9 +164,9 @@ fn dsse_error(e: DsseError) -> ApiError {
         DsseError::PayloadBase64 | DsseError::SignatureEncoding(_) => {
             (StatusCode::BAD_REQUEST, "bad_base64")
         }
-        DsseError::NoSignatures | DsseError::TooManySignatures(_) => {
-            (StatusCode::BAD_REQUEST, "bad_signatures")
-        }
+        DsseError::NoSignatures
+        | DsseError::TooManySignatures(_)
+        | DsseError::DuplicateSigner(_) => (StatusCode::BAD_REQUEST, "bad_signatures"),
     };
     ApiError::new(status, code, e.to_string())
 }
