@@ -139,7 +139,7 @@ fn fit_fd_limit(wanted: usize) -> usize {
             }
         }
     }
-    let room = (lim.rlim_cur as u64).saturating_sub(FD_RESERVE).max(16) as usize;
+    let room = lim.rlim_cur.saturating_sub(FD_RESERVE).max(16) as usize;
     if room < wanted {
         eprintln!(
             "embargo: --max-connections lowered to {room} to fit the file descriptor limit ({})",

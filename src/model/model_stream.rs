@@ -22,8 +22,8 @@ pub const MAGIC: &str = "embargo-model-stream/v1";
 pub const MAX_HEADER_BYTES: usize = 16 << 20;
 /// A model may have at most 1,000,000 files.
 pub const MAX_FILES: usize = 1_000_000;
-/// A model may total at most 4 TiB (larger than any open-weights release so far; a commitment
-/// to more could never be revealed through the log).
+/// A model may total at most 4 TiB (larger than any open-weights release so far): commitments
+/// to more are refused at admission, and a stream is checked against its commitment's size.
 pub const MAX_MODEL_SIZE: u64 = 4 << 40;
 /// The media type of a model stream.
 pub const CONTENT_TYPE: &str = "application/vnd.embargo.model-stream";
@@ -122,12 +122,6 @@ impl Header {
                 }
             }
             files.push((path.to_owned(), size));
-            let total = files.iter().try_fold(0u64, |t, (_, s)| t.checked_add(*s));
-            if total.is_none_or(|t| t > MAX_MODEL_SIZE) {
-                return Err(StreamError::Malformed(format!(
-                    "a model totals at most {MAX_MODEL_SIZE} bytes; the header's files add up to more"
-                )));
-            }
         }
         if !line("the blank line")?.is_empty() {
             return Err(StreamError::Malformed(
