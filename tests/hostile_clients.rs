@@ -339,6 +339,46 @@ async fn slow_headers_from_one_address_do_not_starve_the_checkpoint() {
     );
 }
 
+#[test]
+fn connections_over_the_caps_are_answered_503_and_closed() {
+    let s = setup(&[
+        "--max-connections",
+        "20",
+        "--max-connections-per-client",
+        "10",
+    ]);
+    let addr = s.addr();
+    // 10 idle connections from this address: the 11th is over the per-client cap.
+    let _mine: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut over = TcpStream::connect(&addr).unwrap();
+    let got = answer(&mut over, Duration::from_secs(2)).expect("a 503");
+    assert_json_refusal(&got, 503, "too_many_connections");
+    assert!(got.2["message"].as_str().unwrap().contains("per-client"));
+    assert!(got.1.contains("retry-after: 1"));
+    // 10 more from another address fill the total cap of 20.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _theirs: Vec<_> = (0..10)
+        .map(|_| rt.block_on(connect_from("127.0.0.3", &addr)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut sock = rt
+        .block_on(connect_from("127.0.0.4", &addr))
+        .unwrap()
+        .into_std()
+        .unwrap();
+    sock.set_nonblocking(false).unwrap();
+    let got = answer(&mut sock, Duration::from_secs(2)).expect("a 503");
+    assert_json_refusal(&got, 503, "too_many_connections");
+    assert!(
+        s.server.log().contains("connections turned away"),
+        "{}",
+        s.server.log()
+    );
+}
+
 /// A statement of a kind that is not Embargo's, distinct per `n`.
 fn custom_statement(n: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({

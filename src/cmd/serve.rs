@@ -65,8 +65,9 @@ pub struct LimitArgs {
     /// process's file descriptor limit (minus 128 for the log's own files) if needed.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
-    /// Open connections from one client address; more are answered 503 and closed.
-    #[arg(long, default_value_t = 64)]
+    /// Open connections from one client address; more are answered 503 and closed. At most
+    /// half of --max-connections (as lowered), so one address can never take them all.
+    #[arg(long, default_value_t = 128)]
     max_connections_per_client: usize,
     /// How long a client has to send a request's headers; then the connection is closed.
     #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
@@ -106,9 +107,10 @@ impl LimitArgs {
     }
 
     fn connections(&self) -> ConnectionLimits {
+        let total = fit_fd_limit(self.max_connections.max(1));
         ConnectionLimits {
-            max_connections: fit_fd_limit(self.max_connections.max(1)),
-            max_per_client: self.max_connections_per_client.max(1),
+            max_connections: total,
+            max_per_client: self.max_connections_per_client.clamp(1, total.div_ceil(2)),
             header_timeout: self.header_timeout,
             drain: self.drain,
         }

@@ -36,7 +36,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 1024,
-            max_per_client: 64,
+            max_per_client: 128,
             header_timeout: Duration::from_secs(10),
             drain: Duration::from_secs(10),
         }
@@ -122,6 +122,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let mut turned_away = TurnedAway::default();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -140,6 +141,7 @@ pub async fn serve(
             Ok(slot) => slot,
             Err(full) => {
                 turn_away(stream, &full);
+                turned_away.count(&full);
                 continue;
             }
         };
@@ -153,6 +155,37 @@ pub async fn serve(
     }
     drop(listener);
     drain(graceful, &counts, limits.drain).await;
+}
+
+/// Connections refused over the caps, reported in the log at most every [`REPORT_EVERY`].
+#[derive(Default)]
+struct TurnedAway {
+    total: u64,
+    per_client: u64,
+    since: Option<std::time::Instant>,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+impl TurnedAway {
+    fn count(&mut self, full: &Full) {
+        match full {
+            Full::Total(_) => self.total += 1,
+            Full::Client(_) => self.per_client += 1,
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= REPORT_EVERY || self.total + self.per_client == 1 {
+            tracing::warn!(
+                over_total_cap = self.total,
+                over_per_client_cap = self.per_client,
+                "connections turned away (503) since the last report: raise --max-connections or --max-connections-per-client if these are real clients"
+            );
+            *self = TurnedAway {
+                since: Some(std::time::Instant::now()),
+                ..TurnedAway::default()
+            };
+        }
+    }
 }
 
 fn turn_away(stream: TcpStream, full: &Full) {

@@ -101,3 +101,32 @@ impl Drop for DepositGuard<'_> {
         self.a.depositing.lock().unwrap().remove(&self.index);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_refuse_at_once_and_free_on_drop() {
+        let a = Admission::new(Bounds {
+            uploads: 1,
+            submissions: 2,
+        });
+        let one = a.upload().unwrap();
+        assert_eq!(a.upload().unwrap_err().bound, 1);
+        drop(one);
+        assert!(a.upload().is_ok());
+        let (_x, _y) = (a.submission().unwrap(), a.submission().unwrap());
+        assert!(a.submission().is_err());
+    }
+
+    #[test]
+    fn one_deposit_per_commitment_at_a_time() {
+        let a = Admission::default();
+        let first = a.start_deposit(7).unwrap();
+        assert!(a.start_deposit(7).is_none());
+        assert!(a.start_deposit(8).is_some());
+        drop(first);
+        assert!(a.start_deposit(7).is_some());
+    }
+}
