@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("embargo: {e:#}");
+            eprintln!("embargo: {}", cmd::message(&e));
             ExitCode::FAILURE
         }
     }

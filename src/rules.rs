@@ -184,6 +184,8 @@ pub enum AdmitError {
         chain: String,
         reveal_at: String,
     },
+    #[error("the model is {size} bytes in {files} files; the log takes models of 1 to {} files and at most {} bytes (a larger commitment could never be revealed): commit to the model's real size and file count", crate::model::model_stream::MAX_FILES, crate::model::model_stream::MAX_MODEL_SIZE)]
+    ModelLimits { size: u64, files: u64 },
     #[error("the escrow's ciphertext_size {size} is more than a {model_size}-byte model in {files} files can encrypt to (at most {max}): the escrow must hold this model")]
     EscrowSize {
         size: u64,
@@ -383,6 +385,7 @@ fn admit_commitment(
     now: DateTime<Utc>,
 ) -> Result<(), AdmitError> {
     claim.check(&c.platform, Role::Platform, "model-commitment")?;
+    check_model_shape(c)?;
     policy.check_embargo(c.reveal_at, now)?;
     if let Some(e) = &c.escrow {
         policy.check_escrow(c, e)?;
@@ -394,6 +397,21 @@ fn admit_commitment(
         }
     }
     Ok(())
+}
+
+/// A commitment must be to a model the log can take in at its reveal: 1 to
+/// [`MAX_FILES`](crate::model::model_stream::MAX_FILES) files, at most
+/// [`MAX_MODEL_SIZE`](crate::model::model_stream::MAX_MODEL_SIZE) bytes.
+fn check_model_shape(c: &ModelCommitment) -> Result<(), AdmitError> {
+    use crate::model::model_stream::{MAX_FILES, MAX_MODEL_SIZE};
+    let files_ok = (1..=MAX_FILES as u64).contains(&c.model.file_count);
+    if files_ok && c.model.total_size <= MAX_MODEL_SIZE {
+        return Ok(());
+    }
+    Err(AdmitError::ModelLimits {
+        size: c.model.total_size,
+        files: c.model.file_count,
+    })
 }
 
 /// A registration replaces the party's latest one (so a party's registrations form a chain a

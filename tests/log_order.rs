@@ -52,6 +52,7 @@ async fn start() -> InProcess {
         revealing: Default::default(),
         admin: Default::default(),
         witnessing: None,
+        admission: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

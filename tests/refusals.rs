@@ -189,6 +189,18 @@ impl Server {
         (status, resp.text().await.unwrap_or_default())
     }
 
+    /// GETs `path` and returns the status and body.
+    async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}/{path}", self.process.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /{path}: no response ({e})"));
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     async fn post_entry(&self, body: impl Into<Vec<u8>>) -> (u16, String) {
         self.post(
             "v1/entries",
@@ -1748,4 +1760,43 @@ async fn statement_of_a_kind_the_log_does_not_know_is_refused_for_a_platform_key
         &[&key.public().key_ref(), "not allowed to write"],
     );
     s.assert_nothing_stored(&before, "unknown kind").await;
+}
+
+#[tokio::test]
+async fn commitments_to_models_the_log_could_never_take_are_refused_as_model_limits() {
+    let s = Server::start();
+    let key = s.platform("social.example").await;
+    let m = Model::new(31, 3000);
+    let before = s.state().await;
+    for (what, size, files) in [
+        ("2^64-1 bytes", json!(u64::MAX), json!(1)),
+        ("2^63 files", json!(3000), json!(1u64 << 63)),
+        ("more than the stream allows", json!(3000), json!(1_000_001)),
+    ] {
+        let mut st = commitment("social.example", &m, in_an_hour());
+        st["predicate"]["model"]["total_size"] = size;
+        st["predicate"]["model"]["file_count"] = files;
+        let msg = assert_refusal(
+            s.post_entry(json_body(&sign(&st, &key))).await,
+            422,
+            "model_limits",
+            &["1 to 1000000 files", "commit to the model's real size"],
+        );
+        eprintln!("{what}: {msg}");
+        s.assert_nothing_stored(&before, what).await;
+    }
+    s.commit(&key, "social.example", &m, in_an_hour()).await;
+}
+
+#[tokio::test]
+async fn entry_indexes_are_decimal_digits_only() {
+    let s = Server::start();
+    s.platform("social.example").await;
+    for raw in ["+0", "-0", "00", "0x0", "%200"] {
+        let (status, body) = s.get(&format!("v1/entries/{raw}")).await;
+        assert_eq!(status, 400, "{raw}: {body}");
+        let e: ErrorBody = serde_json::from_str(&body).unwrap();
+        assert_eq!(e.error, "bad_index", "{raw}");
+    }
+    assert_eq!(s.get("v1/entries/0").await.0, 200);
 }

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, requires_all = ["log", "vkey"])]
     commitment: Option<u64>,
     /// The log's URL (with --commitment).
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: Option<String>,
     /// The log's verifier key (with --commitment): everything is checked against it.
     #[arg(long)]
@@ -63,7 +63,7 @@ pub fn run(a: Args) -> u8 {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
-            eprintln!("embargo audit: {e:#}");
+            eprintln!("embargo audit: {}", super::message(&e));
             2
         }
     }
@@ -82,8 +82,12 @@ fn secs(t: Instant) -> f64 {
 
 fn run_inner(a: Args) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let suite_text = std::fs::read_to_string(&a.suite)
-        .with_context(|| format!("cannot read the suite {}", a.suite.display()))?;
+    let suite_text = String::from_utf8(super::read_regular(
+        &a.suite,
+        "the suite",
+        super::MAX_SMALL_FILE,
+    )?)
+    .with_context(|| format!("the suite {} is not UTF-8 text", a.suite.display()))?;
     let suite_name = a.suite.display().to_string();
     let suite = Suite::parse(&suite_name, &suite_text)?;
     let suite_dir = a.suite.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -153,8 +157,14 @@ fn run_inner(a: Args) -> anyhow::Result<bool> {
             .model
             .clone()
             .expect("clap requires --model or --commitment");
-        if !p.is_file() {
+        if !p.exists() {
             bail!("--model {}: no such file", p.display());
+        }
+        if !p.is_file() {
+            bail!(
+                "--model {} is not a regular file (a directory, device or pipe): give the ONNX model file",
+                p.display()
+            );
         }
         let manifest = embargo::model::digest::digest_path(&p, None)
             .with_context(|| format!("cannot digest {}", p.display()))?;
@@ -219,13 +229,8 @@ fn audit_model(run: AuditRun) -> anyhow::Result<bool> {
     // The data set, hashed as read.
     let t = Instant::now();
     let data_path = suite_dir.join(&suite.data_path);
-    let bytes = std::fs::read(&data_path).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot read the data set {} ({e})",
-            suite.data_at,
-            data_path.display()
-        )
-    })?;
+    let bytes = super::read_regular(&data_path, "the data set", super::MAX_DATA_SET)
+        .with_context(|| format!("{}: the data set cannot be used", suite.data_at))?;
     let data_digest = format!("sha256:{}", sha256_hex(&bytes));
     let data_name = data_path.display().to_string();
     let table = data::load(

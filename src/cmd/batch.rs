@@ -35,7 +35,7 @@ pub struct Args {
     /// The decision records: JSONL, one record per line (schema/decision-record.schema.json).
     decisions: PathBuf,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The platform's private key.
     #[arg(long)]

@@ -12,7 +12,7 @@ pub struct Args {
     /// The model: a file or a directory.
     path: PathBuf,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The platform's private key.
     #[arg(long)]

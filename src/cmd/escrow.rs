@@ -35,7 +35,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct ShareArgs {
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The escrowed commitment's index.
     #[arg(long)]
@@ -48,13 +48,13 @@ pub struct ShareArgs {
 #[derive(clap::Args)]
 pub struct BeaconArgs {
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The round.
     #[arg(long)]
     round: u64,
     /// The round's BLS signature, hex (as drand's /public/<round> serves it).
-    #[arg(long)]
+    #[arg(long, value_parser = round_signature)]
     signature: String,
     /// The chain's hash, hex (default: quicknet).
     #[arg(long)]
@@ -66,7 +66,7 @@ pub struct DepositArgs {
     /// The ciphertext file (`commit --escrow-out` keeps it).
     file: PathBuf,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The escrowed commitment's index.
     #[arg(long)]
@@ -78,7 +78,7 @@ pub struct OpenArgs {
     /// The escrowed commitment's index.
     commitment: u64,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The log's verifier key.
     #[arg(long)]
@@ -87,7 +87,7 @@ pub struct OpenArgs {
     #[arg(long)]
     out: PathBuf,
     /// The round's BLS signature, hex (default: the one the log's reveal entry published).
-    #[arg(long)]
+    #[arg(long, value_parser = round_signature)]
     signature: Option<String>,
     #[command(flatten)]
     witnesses: super::WitnessFlags,
@@ -562,4 +562,19 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     f.write_all(text.as_bytes())?;
     f.write_all(b"\n")?;
     Ok(())
+}
+
+/// A `--signature` value: a drand round signature, hex (96 digits on quicknet's G1, 192 on G2).
+fn round_signature(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.len() != 96 && s.len() != 192 {
+        return Err(format!(
+            "{} characters; a drand round signature is 96 (quicknet) or 192 hex digits",
+            s.len()
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("not hex: copy the \"signature\" of drand's /public/<round>".into());
+    }
+    Ok(s.to_owned())
 }

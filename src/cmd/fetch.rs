@@ -22,7 +22,7 @@ pub struct Args {
     /// The commitment's entry index.
     index: u64,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The log's verifier key: everything is checked against it.
     #[arg(long)]

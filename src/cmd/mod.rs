@@ -54,6 +54,70 @@ impl WitnessFlags {
     }
 }
 
+/// Largest data set `embargo audit` reads (it is held in memory whole): 2 GiB.
+pub const MAX_DATA_SET: u64 = 2 << 30;
+/// Largest suite, receipt or key file the CLI reads whole: 64 MiB.
+pub const MAX_SMALL_FILE: u64 = 64 << 20;
+
+/// Reads `path`, which must be a regular file (not a device, FIFO or directory) of at most
+/// `max` bytes; `what` names it in the refusal.
+pub fn read_regular(path: &Path, what: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{what} {shown}: no such file")
+        }
+        Err(e) => bail!("{what} {shown}: cannot read it ({e})"),
+    };
+    if !meta.is_file() {
+        bail!("{what} {shown} is not a regular file (a directory, device or pipe): give a file");
+    }
+    if meta.len() > max {
+        bail!(
+            "{what} {shown} is {} bytes; at most {max} are read",
+            meta.len()
+        );
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| anyhow::anyhow!("{what} {shown}: cannot read it ({e})"))?;
+    if bytes.len() as u64 > max {
+        bail!("{what} {shown} grew past {max} bytes while it was read");
+    }
+    Ok(bytes)
+}
+
+/// An error's message with its causes, each said once: a cause whose text the message already
+/// holds (a library error that quotes its source) is not repeated.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// A `--log` value: the log's base URL, `http://` or `https://`.
+pub fn log_url(s: &str) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(s.trim_end_matches('/').to_owned());
+    }
+    Err(format!(
+        "{s:?} is not a URL: give the log's address with its scheme, e.g. http://{s}"
+    ))
+}
+
 /// The log's verifier key: the pinned one, or (trust on first use) the one the log announces.
 pub async fn log_key(client: &Client, pinned: Option<PublicKey>) -> anyhow::Result<PublicKey> {
     if let Some(k) = pinned {

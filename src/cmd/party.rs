@@ -26,7 +26,7 @@ pub enum Command {
     },
     /// List registered parties.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = super::log_url)]
         log: String,
     },
 }
@@ -54,7 +54,7 @@ pub enum KeyCommand {
 #[derive(clap::Args)]
 pub struct Operator {
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The operator token.
     #[arg(long, env = "EMBARGO_OPERATOR_TOKEN", hide_env_values = true)]

@@ -66,7 +66,7 @@ pub fn for_each(
         };
         let jsonl = file.extension().is_some_and(|e| e == "jsonl");
         if !jsonl {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {label}"))?;
+            let bytes = super::read_regular(&file, "the receipt", super::MAX_SMALL_FILE)?;
             let receipt = Receipt::parse(&bytes);
             let lines = bytes
                 .split(|&b| b == b'\n')
@@ -106,7 +106,7 @@ pub fn run(c: Command) -> u8 {
             Ok(true) => 0,
             Ok(false) => 1,
             Err(e) => {
-                eprintln!("embargo receipt verify: {e:#}");
+                eprintln!("embargo receipt verify: {}", super::message(&e));
                 2
             }
         },
@@ -116,7 +116,14 @@ pub fn run(c: Command) -> u8 {
 fn verify(a: VerifyArgs) -> anyhow::Result<bool> {
     let mut all = true;
     let required = a.witnesses.requirement()?;
+    let mut unreadable = 0u64;
     let n = for_each(&a.receipts, |l| {
+        if let Err(ReceiptError::Format(why)) = &l.receipt {
+            // Not a receipt at all: an error in what was given (exit 2), not a broken link.
+            unreadable += 1;
+            eprintln!("embargo receipt verify: {}: {why}", l.label);
+            return Ok(());
+        }
         let verified = l.receipt.and_then(|r| r.verify(&a.vkey));
         if let Ok(v) = &verified {
             if let Err(e) = check_witnessed(&v.checkpoint, required.as_ref()) {
@@ -148,5 +155,9 @@ fn verify(a: VerifyArgs) -> anyhow::Result<bool> {
         Ok(())
     })?;
     anyhow::ensure!(n > 0, "no receipts found");
+    anyhow::ensure!(
+        unreadable == 0,
+        "{unreadable} of {n} files are not decision receipts (give the *.receipt.json files `embargo batch` wrote)"
+    );
     Ok(all)
 }

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     commitment: Option<u64>,
     /// The log's URL (with --commitment: fetch the revealed model).
-    #[arg(long, requires = "commitment")]
+    #[arg(long, requires = "commitment", value_parser = super::log_url)]
     log: Option<String>,
     /// The log's verifier key: every receipt is verified against it first.
     #[arg(long)]

@@ -10,7 +10,7 @@ pub struct Args {
     /// The model: the same file or directory that was committed.
     path: PathBuf,
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// The commitment's entry index.
     #[arg(long)]

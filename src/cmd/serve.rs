@@ -6,7 +6,8 @@ use embargo::escrow::Chain;
 use embargo::log::registry::Policy;
 use embargo::log::sequencer::Sequencer;
 use embargo::log::Log;
-use embargo::server::{router, AppState};
+use embargo::server::{router_with, serve, AppState, ConnectionLimits, Pace};
+use embargo::service::admission::{Admission, Bounds};
 use embargo::service::witnessing::{WitnessSpec, Witnessing, WitnessingConfig};
 use embargo::witness::cosignature::WitnessKey;
 use std::collections::HashMap;
@@ -77,6 +78,8 @@ pub struct Args {
     /// stays logged).
     #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
     ack_timeout: Duration,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// `VKEY=URL` of `--witness` (a cosignature/v1 vkey holds no `=`: its base64 has no padding).
@@ -95,6 +98,99 @@ fn parse_witness(s: &str) -> anyhow::Result<WitnessSpec> {
         key,
         url: url.trim_end_matches('/').to_owned(),
     })
+}
+
+/// How much any one client may hold (README, "Limits").
+#[derive(clap::Args)]
+pub struct LimitArgs {
+    /// Open connections in total; more are answered 503 and closed. Lowered to fit the
+    /// process's file descriptor limit (minus 128 for the log's own files) if needed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Open connections from one client address; more are answered 503 and closed. At most
+    /// half of --max-connections (as lowered), so one address can never take them all.
+    #[arg(long, default_value_t = 128)]
+    max_connections_per_client: usize,
+    /// How long a client has to send a request's headers; then the connection is closed.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    header_timeout: Duration,
+    /// How long a request body may take before --min-body-rate applies.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    body_grace: Duration,
+    /// Bytes per second a request body must average after --body-grace; a body of declared
+    /// length L must also be in within body-grace + L / rate. Slower bodies are dropped.
+    #[arg(long, default_value_t = 16384)]
+    min_body_rate: u64,
+    /// Reveal and escrow uploads received at once; more are answered 503.
+    #[arg(long, default_value_t = 16)]
+    max_uploads: usize,
+    /// Submissions (POST /v1/entries) in progress at once; more are answered 503.
+    #[arg(long, default_value_t = 1024)]
+    max_pending_submissions: usize,
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take before the connections
+    /// still open are closed.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    drain: Duration,
+}
+
+impl LimitArgs {
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            uploads: self.max_uploads.max(1),
+            submissions: self.max_pending_submissions.max(1),
+        }
+    }
+
+    fn pace(&self) -> Pace {
+        Pace {
+            grace: self.body_grace,
+            min_rate: self.min_body_rate.max(1),
+        }
+    }
+
+    fn connections(&self) -> ConnectionLimits {
+        let total = fit_fd_limit(self.max_connections.max(1));
+        ConnectionLimits {
+            max_connections: total,
+            max_per_client: self.max_connections_per_client.clamp(1, total.div_ceil(2)),
+            header_timeout: self.header_timeout,
+            drain: self.drain,
+        }
+    }
+}
+
+/// File descriptors kept for the log's own files (tiles, blobs, sled) beside connections.
+const FD_RESERVE: u64 = 128;
+
+/// Raises the soft file descriptor limit to the hard one, and lowers `wanted` to fit in it.
+fn fit_fd_limit(wanted: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct handed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return wanted;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let room = lim.rlim_cur.saturating_sub(FD_RESERVE).max(16) as usize;
+    if room < wanted {
+        eprintln!(
+            "embargo: --max-connections lowered to {room} to fit the file descriptor limit ({})",
+            lim.rlim_cur
+        );
+    }
+    wanted.min(room)
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -174,9 +270,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         revealing: Default::default(),
         admin: Default::default(),
         witnessing: witnessing.clone(),
+        admission: Admission::new(a.limits.bounds()),
     });
+    let (pace, connections) = (a.limits.pace(), a.limits.connections());
     let (drand_urls, beacon_poll) = (a.drand_urls.clone(), a.beacon_poll);
-    super::runtime()?.block_on(async move {
+    let runtime = super::runtime()?;
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
@@ -209,11 +308,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let endpoints = HttpWitness::all(&urls, a.witness_timeout);
             tokio::spawn(witness_checkpoints(log.clone(), w, endpoints));
         }
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("the HTTP server failed")
-    })
+        serve(
+            listener,
+            router_with(state, pace),
+            connections,
+            shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
+    });
+    // Connections still open after the drain are dropped here; blocking reads end with them.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 /// Opens escrows whose round has come, with signatures fetched from the drand endpoints at

@@ -4,7 +4,7 @@ use embargo::client::Client;
 #[derive(clap::Args)]
 pub struct Args {
     /// The log's URL.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// One commitment's entry index (otherwise: list).
     index: Option<u64>,
@@ -67,10 +67,32 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&views)?);
+    } else if views.is_empty() {
+        eprintln!("{}", nothing_matched(&a));
     } else {
         for v in &views {
             println!("{}", line(v));
         }
     }
     Ok(())
+}
+
+/// What to say when no commitment matched the filters.
+fn nothing_matched(a: &Args) -> String {
+    let mut filters = Vec::new();
+    if let Some(p) = &a.platform {
+        filters.push(format!("platform {p}"));
+    }
+    if let Some(s) = &a.status {
+        filters.push(format!("status {s}"));
+    }
+    if filters.is_empty() {
+        format!("no commitments in the log at {} yet", a.log)
+    } else {
+        format!(
+            "no commitments match {} in the log at {} (drop a filter to see more)",
+            filters.join(" and "),
+            a.log
+        )
+    }
 }

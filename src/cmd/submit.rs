@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// The log's URL, e.g. http://127.0.0.1:8080
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: String,
     /// Your private key (the log must accept its vkey).
     #[arg(long)]

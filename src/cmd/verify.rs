@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, requires = "old")]
     new: Option<PathBuf>,
     /// Where to fetch the consistency proof from.
-    #[arg(long)]
+    #[arg(long, value_parser = super::log_url)]
     log: Option<String>,
     /// Witnesses the proof's checkpoint (or the --new checkpoint) must be cosigned by.
     #[command(flatten)]

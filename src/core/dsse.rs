@@ -43,6 +43,8 @@ pub enum DsseError {
     NoSignatures,
     #[error("the envelope has {0} signatures; at most {MAX_SIGNATURES} are accepted")]
     TooManySignatures(usize),
+    #[error("the envelope lists {0} twice: sign once per key (a repeated signature would let the same statement be logged twice)")]
+    DuplicateSigner(String),
     #[error("signature by {0} is not valid standard base64 of 64 bytes")]
     SignatureEncoding(String),
     #[error("key {0} is not allowed to write to this log")]
@@ -96,6 +98,21 @@ impl Envelope {
 
     /// Verifies every signature with the key `lookup` finds for its keyid. Every signature must
     /// be by a known key and verify; returns the signers' keys.
+    /// A key id listed by more than one signature, if any.
+    pub fn repeated_signer(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.signatures
+            .iter()
+            .map(|s| s.keyid.as_str())
+            .find(|k| !seen.insert(*k))
+    }
+
+    /// Puts the signatures in key id order, so the order a client chose does not make the
+    /// same signed statement a different submission.
+    pub fn sort_signatures(&mut self) {
+        self.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    }
+
     pub fn verify<'k>(
         &self,
         lookup: impl Fn(&str) -> Option<&'k PublicKey>,
@@ -106,6 +123,9 @@ impl Envelope {
         }
         if self.signatures.len() > MAX_SIGNATURES {
             return Err(DsseError::TooManySignatures(self.signatures.len()));
+        }
+        if let Some(twice) = self.repeated_signer() {
+            return Err(DsseError::DuplicateSigner(twice.to_owned()));
         }
         let message = pae(&self.payload_type, &payload);
         let mut signers = Vec::with_capacity(self.signatures.len());

@@ -22,6 +22,9 @@ pub const MAGIC: &str = "embargo-model-stream/v1";
 pub const MAX_HEADER_BYTES: usize = 16 << 20;
 /// A model may have at most 1,000,000 files.
 pub const MAX_FILES: usize = 1_000_000;
+/// A model may total at most 4 TiB (larger than any open-weights release so far): commitments
+/// to more are refused at admission, and a stream is checked against its commitment's size.
+pub const MAX_MODEL_SIZE: u64 = 4 << 40;
 /// The media type of a model stream.
 pub const CONTENT_TYPE: &str = "application/vnd.embargo.model-stream";
 

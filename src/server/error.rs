@@ -108,6 +108,7 @@ impl From<AdmitError> for ApiError {
             }
             AdmitError::EscrowRound { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_round"),
             AdmitError::EscrowSize { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "escrow_size"),
+            AdmitError::ModelLimits { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "model_limits"),
             AdmitError::AlreadyRevealed { .. } => (StatusCode::CONFLICT, "already_revealed"),
             AdmitError::EscrowAlreadyInvalid { .. } => (StatusCode::CONFLICT, "not_openable"),
             AdmitError::KeyInUse { .. } => (StatusCode::CONFLICT, "key_in_use"),
@@ -162,6 +163,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::BadStatement(_) => (StatusCode::BAD_REQUEST, "bad_statement"),
             SubmitError::SignatureCount { .. } => (StatusCode::BAD_REQUEST, "bad_signatures"),
             SubmitError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            SubmitError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             SubmitError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             SubmitError::NotWitnessed { .. } => (StatusCode::SERVICE_UNAVAILABLE, "not_witnessed"),
         };
@@ -177,9 +179,9 @@ fn dsse_error(e: DsseError) -> ApiError {
         DsseError::PayloadBase64 | DsseError::SignatureEncoding(_) => {
             (StatusCode::BAD_REQUEST, "bad_base64")
         }
-        DsseError::NoSignatures | DsseError::TooManySignatures(_) => {
-            (StatusCode::BAD_REQUEST, "bad_signatures")
-        }
+        DsseError::NoSignatures
+        | DsseError::TooManySignatures(_)
+        | DsseError::DuplicateSigner(_) => (StatusCode::BAD_REQUEST, "bad_signatures"),
     };
     ApiError::new(status, code, e.to_string())
 }
@@ -192,6 +194,8 @@ impl From<CommitmentError> for ApiError {
             E::NoSuchCommitment(_) => (S::NOT_FOUND, "no_such_commitment"),
             E::AlreadyRevealed { .. } => (S::CONFLICT, "already_revealed"),
             E::RevealInProgress(_) => (S::CONFLICT, "reveal_in_progress"),
+            E::DepositInProgress(_) => (S::CONFLICT, "deposit_in_progress"),
+            E::Busy(_) => (S::SERVICE_UNAVAILABLE, "busy"),
             E::BadRevealSignature(_) => (S::FORBIDDEN, "bad_reveal_signature"),
             E::Sealed(_) => (S::FORBIDDEN, "sealed"),
             E::NotRevealed(_) => (S::NOT_FOUND, "not_revealed"),
@@ -286,5 +290,66 @@ impl From<ViewError> for ApiError {
             ViewError::BadQuery => (S::BAD_REQUEST, "bad_query"),
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// Middleware: turns a refusal that is not JSON (axum's own rejections: a body over a limit,
+/// bad JSON, a path segment that is not UTF-8) into the JSON error body, keeping its status.
+pub(crate) async fn json_refusals(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, hint) = refusal_hint(status);
+    let text = if text.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_owned()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, code, format!("{text}: {hint}")).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name == header::RETRY_AFTER || name == header::ALLOW {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The code and what to do, for a framework refusal of `status`.
+fn refusal_hint(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            "the body is over this endpoint's limit (see the Limits table in the README)",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as JSON with the header Content-Type: application/json",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "bad_body",
+            "the body does not have this endpoint's shape (see schema/openapi.yaml)",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "see schema/openapi.yaml for the API's paths"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "see schema/openapi.yaml for the methods of this path",
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "send the request faster"),
+        s if s.is_server_error() => ("internal", "retry; if it persists, tell the operator"),
+        _ => (
+            "bad_request",
+            "the request is malformed (see schema/openapi.yaml for this endpoint)",
+        ),
     }
 }

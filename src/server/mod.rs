@@ -18,9 +18,13 @@ mod submit;
 mod web;
 
 mod error;
+pub mod listen;
+pub mod pace;
 mod routes;
 
 pub use error::ApiError;
+pub use listen::{serve, ConnectionLimits};
+pub use pace::Pace;
 use routes::Routes;
 use submit::bad_request;
 
@@ -81,11 +85,20 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().served()
 }
 
+/// The log's API with the default [`Pace`] for request bodies.
 pub fn router(state: Arc<AppState>) -> Router {
+    router_with(state, Pace::default())
+}
+
+/// The log's API: every route, every body held to `pace`, every refusal JSON (axum's own
+/// rejections included: [`error::json_refusals`]).
+pub fn router_with(state: Arc<AppState>, pace: Pace) -> Router {
     table()
         .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_request_with_state(pace, pace::paced))
+        .layer(axum::middleware::map_response(error::json_refusals))
         .with_state(state)
 }
 
@@ -216,13 +229,20 @@ async fn tile(
     Ok(text(data, "application/octet-stream", IMMUTABLE))
 }
 
+/// An index as the API writes them: decimal digits only (no sign, no spaces, no leading zero).
 pub(crate) fn parse_index(raw: &str, what: &str) -> Result<u64, ApiError> {
-    raw.parse().map_err(|_| {
-        bad_request(
-            "bad_index",
-            format!("{what} must be a non-negative integer, got {raw:?}"),
-        )
-    })
+    let canonical = !raw.is_empty()
+        && raw.bytes().all(|b| b.is_ascii_digit())
+        && (raw == "0" || !raw.starts_with('0'));
+    canonical
+        .then(|| raw.parse().ok())
+        .flatten()
+        .ok_or_else(|| {
+            bad_request(
+                "bad_index",
+                format!("{what} must be a non-negative integer, got {raw:?}"),
+            )
+        })
 }
 
 async fn entry(

@@ -289,6 +289,7 @@ pub async fn reveal(
             c.platform
         )));
     }
+    let _slot = s.admission.upload()?;
     let log = s.log.clone();
     let commitment = c.clone();
     tokio::task::spawn_blocking(move || receive(body, &commitment, log.blobs()))

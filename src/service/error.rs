@@ -15,6 +15,10 @@ pub enum CommitmentError {
     AlreadyRevealed { index: u64, at: u64 },
     #[error("another reveal of commitment {0} is in progress; wait for it")]
     RevealInProgress(u64),
+    #[error("another deposit of commitment {0}'s escrow is in progress; retry when it has ended")]
+    DepositInProgress(u64),
+    #[error(transparent)]
+    Busy(#[from] super::admission::Busy),
     /// The reveal request's signature header is malformed or does not verify.
     #[error("{0}")]
     BadRevealSignature(String),

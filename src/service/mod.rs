@@ -1,7 +1,8 @@
 //! The application layer: every decision the log takes for a request, in functions that the
 //! HTTP edge (and the beacon watcher) call.
 //!
-//! Owns: the state requests share ([`AppState`]), reveals and model downloads
+//! Owns: the state requests share ([`AppState`]), the bounds on concurrent work
+//! ([`admission`]), reveals and model downloads
 //! ([`commitments`]), escrow deposits, openings, trustees' shares and the beacon watcher
 //! ([`escrow`]), getting checkpoints cosigned and the witnessed checkpoint ([`witnessing`]),
 //! and the domain errors they refuse with ([`error`]).
@@ -14,6 +15,7 @@
 //! Submissions, the party's and the log's own, go through [`submit`]: the one path into the
 //! sequencer, where the rules are decided in log order.
 
+pub mod admission;
 pub mod audits;
 pub mod commitments;
 pub mod error;
@@ -43,4 +45,6 @@ pub struct AppState {
     pub admin: tokio::sync::Mutex<()>,
     /// The log's witnesses and its witnessed checkpoint; `None` without `--witness`.
     pub witnessing: Option<Arc<witnessing::Witnessing>>,
+    /// Bounds on concurrent uploads and submissions; refusals over them are immediate.
+    pub admission: admission::Admission,
 }

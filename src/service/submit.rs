@@ -46,6 +46,8 @@ pub enum SubmitError {
         policy: usize,
         waited: std::time::Duration,
     },
+    #[error(transparent)]
+    Busy(#[from] super::admission::Busy),
     /// The log built a statement its own schema refuses: a bug, never the client's doing.
     #[error("the log built an invalid statement: {0}")]
     Internal(String),
@@ -64,8 +66,12 @@ impl From<sequencer::SubmitError> for SubmitError {
 /// Logs a party's envelope, or answers with the entry that already holds it.
 pub async fn submit_envelope(
     s: &AppState,
-    envelope: Envelope,
+    mut envelope: Envelope,
 ) -> Result<SubmitResponse, SubmitError> {
+    let _slot = s.admission.submission()?;
+    // What identifies a submission is the statement and its set of signers: not the order
+    // the signatures are listed in, and never a signature listed twice (refused in verify).
+    envelope.sort_signatures();
     let canonical = envelope.to_canonical_json();
     // An envelope the log already holds is answered with its entry before any other check:
     // it was admitted when it was first logged, and its deadlines or keys may have moved since.

@@ -1,5 +1,8 @@
 //! The deposit of an escrow's ciphertext, and its download. A deposit is kept only if it
 //! hashes to the committed digest and its tlock stanza names the committed chain and round.
+//! One deposit per commitment at a time, and at most the admitted number of uploads at once
+//! ([`crate::service::admission`]): each is read on a blocking thread, so that bound is what
+//! keeps slow clients from taking the threads the rest of the API needs.
 
 use super::{deposited, escrow_of, CIPHERTEXTS};
 use crate::api::Deposited;
@@ -39,6 +42,14 @@ pub async fn deposit(
     if deposited(s.log.blobs(), &c) {
         return Ok(answer(false));
     }
+    let _guard = s
+        .admission
+        .start_deposit(c.index)
+        .ok_or(CommitmentError::DepositInProgress(c.index))?;
+    if deposited(s.log.blobs(), &c) {
+        return Ok(answer(false));
+    }
+    let _slot = s.admission.upload()?;
     let log = s.log.clone();
     let (commitment, escrow) = (c.clone(), e.clone());
     tokio::task::spawn_blocking(move || {

@@ -40,6 +40,13 @@ pub async fn open_posted_round(
                 "this log does not follow drand chain {chain_hash}: see GET /v1/beacon"
             ))
         })?;
+    // A drand signature is a G1 point (quicknet, 48 bytes) or a G2 point (96 bytes).
+    if r.signature.len() > 2 * 96 {
+        return Err(CommitmentError::BadSignature(format!(
+            "the signature is {} characters; a drand round signature is 96 (quicknet) or 192 hex digits",
+            r.signature.len()
+        )));
+    }
     let signature = super::decode_hex(&r.signature)
         .ok_or_else(|| CommitmentError::BadSignature("the signature must be hex".into()))?;
     open_round(s, &chain, r.round, &signature).await
