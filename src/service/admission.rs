@@ -82,11 +82,10 @@ impl Admission {
 
     /// Marks commitment `index` as having a deposit in progress; `None` if one already is.
     pub fn start_deposit(&self, index: u64) -> Option<DepositGuard<'_>> {
-        self.depositing
-            .lock()
-            .unwrap()
-            .insert(index)
-            .then_some(DepositGuard { a: self, index })
+        // The lock is released before a guard exists: a refused guard built eagerly (and
+        // dropped) would take the lock again, and remove the deposit in progress.
+        let fresh = self.depositing.lock().unwrap().insert(index);
+        fresh.then(|| DepositGuard { a: self, index })
     }
 }
 
