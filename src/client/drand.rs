@@ -5,8 +5,8 @@
 use super::transport::http_client;
 use crate::api::RoundSignature;
 use crate::core::predicate::hex;
+use crate::escrow::round_source::{decode_hex, RoundSource};
 use crate::escrow::Chain;
-use crate::service::escrow::{decode_hex, RoundSource};
 use std::time::Duration;
 
 /// One drand HTTP endpoint (e.g. `https://api.drand.sh`).

@@ -4,7 +4,7 @@
 //! and body only; the witnessing task verifies every cosignature before keeping it.
 
 use super::transport::http_client;
-use crate::service::witnessing::{AddCheckpointError, WitnessEndpoint};
+use crate::witness::endpoint::{AddCheckpointError, WitnessEndpoint};
 use std::time::Duration;
 
 /// The largest answer read from a witness (a few signature lines; the 409 size).

@@ -1,7 +1,7 @@
 //! Checkpoints (c2sp.org/tlog-checkpoint): the log's signed statement of its size and root hash.
 //!
 //! Owns the three-line note body and its signing and verification. Never reads tiles or the
-//! disk: that is [`crate::log::store`]'s job.
+//! disk: that is the tile store's job (`log/store.rs`).
 
 use crate::core::note::{self, KeyPair, NoteError, PublicKey};
 use crate::core::tlog::Hash;

@@ -3,7 +3,7 @@
 //!
 //! [`TypedStatement::parse`] checks a statement against its kind's schema and returns the typed
 //! predicate; it is pure and knows nothing of the log's state. Who may write which kind, and
-//! the checks against earlier entries, live in [`crate::log::registry`].
+//! the checks against earlier entries, live in the log's registry (`log/registry.rs`).
 
 use crate::core::note::PublicKey;
 use chrono::{DateTime, Utc};

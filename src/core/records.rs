@@ -3,7 +3,7 @@
 //! escrow-invalid) and a party's key history.
 //!
 //! Pure data and pure transitions: no storage, no clock (times come in as arguments), no
-//! HTTP. [`crate::log::registry`] keeps these records in `sled`; [`crate::rules`] reads them to
+//! HTTP. The log's registry (`log/registry.rs`) keeps these records in `sled`; the rules (`rules.rs`) read them to
 //! decide admission; a batch being sequenced applies the same transitions to its own
 //! in-memory view, so every rule sees the log exactly as of an entry's position.
 

@@ -20,6 +20,7 @@
 //! streaming, as an `io::Error` from `read`).
 
 pub mod beacon;
+pub mod round_source;
 pub mod seal;
 pub mod shamir;
 pub mod size;

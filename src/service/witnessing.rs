@@ -26,7 +26,6 @@ use crate::service::AppState;
 use crate::witness::cosignature::{verify_cosignatures, WitnessKey};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use chrono::{DateTime, Utc};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -37,30 +36,7 @@ const BACKOFF_START: Duration = Duration::from_millis(500);
 /// The longest a witness is left alone after failures.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Why one `add-checkpoint` request got no cosignature, as the endpoint reports it.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum AddCheckpointError {
-    /// 409: the witness's latest cosigned size for this log is not the `old` size sent.
-    #[error("the witness has cosigned size {0} of this log, not the old size sent")]
-    Conflict(u64),
-    /// Any other refusal (403, 404, 422, ...), with the witness's message.
-    #[error("the witness refused the checkpoint with {status}: {message}")]
-    Refused { status: u16, message: String },
-    /// No answer: connection refused, timeout, a malformed answer.
-    #[error("no usable answer from the witness: {0}")]
-    Unreachable(String),
-}
-
-/// A witness's `add-checkpoint` endpoint.
-pub trait WitnessEndpoint: Send + Sync {
-    /// Where it is (for messages and `/v1/log`).
-    fn url(&self) -> &str;
-    /// POSTs an `add-checkpoint` body; the witness's signature lines on success.
-    fn add_checkpoint(
-        &self,
-        body: String,
-    ) -> impl Future<Output = Result<String, AddCheckpointError>> + Send;
-}
+pub use crate::witness::endpoint::{AddCheckpointError, WitnessEndpoint};
 
 /// Why the log's witnessing configuration is refused at start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! reads the clock and writes only through [`state`]; it never speaks HTTP.
 
 pub mod cosignature;
+pub mod endpoint;
 pub mod protocol;
 pub mod server;
 pub mod state;

@@ -51,8 +51,4 @@ pub fn chains(s: &super::AppState) -> Chains {
     }
 }
 
-/// A hex signature (at most 512 bytes).
-pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    (s.len() <= 1024).then(|| hex::decode(s).ok()).flatten()
-}
+pub use crate::escrow::round_source::decode_hex;

@@ -8,20 +8,9 @@ use crate::core::predicate::hex;
 use crate::escrow::Chain;
 use crate::service::AppState;
 use chrono::Utc;
-use std::future::Future;
 use std::sync::Arc;
 
-/// One place round signatures can be fetched from.
-pub trait RoundSource: Send + Sync {
-    /// What to call this source in the log's messages (e.g. its URL).
-    fn name(&self) -> &str;
-    /// The signature of `round` of `chain` (its bytes), or why it could not be had.
-    fn fetch(
-        &self,
-        chain: &Chain,
-        round: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
-}
+pub use crate::escrow::round_source::RoundSource;
 
 /// Rounds that escrows wait for and that have been published: (chain, round, commitment).
 fn due_locks(s: &AppState) -> Vec<([u8; 32], u64, u64)> {
